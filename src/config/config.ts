@@ -1,0 +1,48 @@
+/** Config is every setting, read once by loadConfig and passed down; nothing else reads process.env. */
+export interface Config {
+  dbPath: string | undefined;
+  masterKey: Buffer | undefined;
+  previousMasterKeys: Buffer[];
+  /** Where backups go; undefined when neither S3 nor a local directory is configured. */
+  store: S3StoreConfig | LocalStoreConfig | undefined;
+  schedule: ScheduleConfig;
+  retention: RetentionPolicy;
+  jobs: { attempts: number; backoffMs: number };
+  redisUrl: string | undefined;
+  queuePrefix: string;
+  host: string;
+  port: number;
+  stateDir: string;
+  log: { level: string; format: 'json' | 'pretty' };
+  includePaths: string[];
+  exclude: string[];
+  ageRecipients: string[];
+}
+
+export interface S3StoreConfig {
+  type: 's3';
+  endpoint: string;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  prefix: string;
+  forcePathStyle: boolean;
+}
+
+export interface LocalStoreConfig {
+  type: 'local';
+  dir: string;
+}
+
+/** ScheduleConfig: an interval in milliseconds, a cron pattern, or off. */
+export type ScheduleConfig =
+  | { type: 'off' }
+  | { type: 'every'; everyMs: number }
+  | { type: 'cron'; pattern: string; tz: string };
+
+/** RetentionPolicy: how many UTC days and ISO weeks keep their newest backup. */
+export interface RetentionPolicy {
+  dailyDays: number;
+  weeklyWeeks: number;
+}

@@ -1,0 +1,137 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import Joi from 'joi';
+import type { Config, ScheduleConfig } from './config.js';
+
+/** ConfigError lists every invalid setting at once, one line each, naming the variable. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const hexKey = Joi.string().pattern(/^[0-9a-fA-F]{64}$/).messages({
+  'string.pattern.base': 'must be 32 bytes as 64 hex characters',
+});
+const empty = Joi.string().allow('');
+
+// Secrets: joi's messages never echo a value here because every rule below reports only its shape.
+const schema = Joi.object({
+  DB_PATH: empty,
+  MASTER_KEY: hexKey.allow(''),
+  MASTER_KEY_PREVIOUS: Joi.string()
+    .allow('')
+    .pattern(/^\s*[0-9a-fA-F]{64}\s*(,\s*[0-9a-fA-F]{64}\s*)*$/)
+    .messages({ 'string.pattern.base': 'must be comma-separated keys of 64 hex characters each' }),
+  BACKUP_S3_ENDPOINT: Joi.string().allow('').uri({ scheme: ['http', 'https'] }).messages({ 'string.uri': 'must be an http(s) URL' }),
+  BACKUP_S3_REGION: empty.default('us-east-1'),
+  BACKUP_S3_BUCKET: empty,
+  BACKUP_S3_ACCESS_KEY: empty,
+  BACKUP_S3_SECRET_KEY: empty,
+  BACKUP_S3_PREFIX: empty.default('backups/'),
+  BACKUP_S3_FORCE_PATH_STYLE: Joi.boolean().truthy('1', 'yes').falsy('0', 'no').default(true),
+  BACKUP_LOCAL_DIR: empty,
+  BACKUP_SCHEDULE_HOURS: Joi.number().min(0).max(24 * 366).default(24),
+  BACKUP_SCHEDULE_CRON: Joi.string().allow('').pattern(/^\S+(\s+\S+){4,5}$/).messages({ 'string.pattern.base': 'must be a cron pattern of 5 or 6 fields, e.g. "0 2 * * *"' }),
+  BACKUP_SCHEDULE_TZ: Joi.string().default('UTC').custom((tz: string) => {
+    // Intl throws RangeError on an unknown IANA zone: that is the check.
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return tz;
+  }).messages({ 'any.custom': 'must be an IANA time zone such as UTC or Europe/Berlin' }),
+  BACKUP_RETAIN_DAILY_DAYS: Joi.number().integer().min(0).max(3660).default(7),
+  BACKUP_RETAIN_WEEKLY_WEEKS: Joi.number().integer().min(0).max(520).default(4),
+  BACKUP_JOB_ATTEMPTS: Joi.number().integer().min(1).max(100).default(3),
+  BACKUP_JOB_BACKOFF_MS: Joi.number().integer().min(0).max(3_600_000).default(5000),
+  REDIS_URL: Joi.string().allow('').uri({ scheme: ['redis', 'rediss'] }).messages({ 'string.uri': 'must be a redis:// or rediss:// URL' }),
+  QUEUE_PREFIX: Joi.string().pattern(/^[A-Za-z0-9_{}.-]+$/).default('snapkeep').messages({ 'string.pattern.base': 'may hold letters, digits, underscore, dot, dash and braces only' }),
+  HOST: Joi.string().default('127.0.0.1'),
+  PORT: Joi.number().integer().min(0).max(65535).default(7100),
+  STATE_DIR: Joi.string().default('./data'),
+  LOG_LEVEL: Joi.string().valid('error', 'warn', 'info', 'debug').default('info'),
+  LOG_FORMAT: Joi.string().valid('json', 'pretty').default('json'),
+  BACKUP_INCLUDE_PATHS: empty,
+  BACKUP_EXCLUDE: empty,
+  BACKUP_AGE_RECIPIENTS: Joi.string().allow('').pattern(/^\s*age1[0-9a-z]+\s*(,\s*age1[0-9a-z]+\s*)*$/).messages({ 'string.pattern.base': 'must be comma-separated age public keys (age1…)' }),
+}).unknown(true);
+
+const REQUIRED_WITH_ENDPOINT = ['BACKUP_S3_BUCKET', 'BACKUP_S3_ACCESS_KEY', 'BACKUP_S3_SECRET_KEY'] as const;
+
+/** readEnvFile reads `.env` from a directory if there is one; the process environment wins over it. */
+export function readEnvFile(dir: string = process.cwd()): Record<string, string | undefined> {
+  const file = resolve(dir, '.env');
+  return existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+}
+
+/**
+ * loadConfig validates the environment and returns a frozen Config, or throws a ConfigError that
+ * lists every problem at once. `needs` names what the calling command cannot run without.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  needs: { database?: boolean } = {},
+): Config {
+  const { value, error } = schema.validate(env, { abortEarly: false, convert: true });
+  const problems: string[] = error
+    ? error.details.map((d) => `${String(d.path[0])}: ${d.message.replace(/^"[^"]+" /, '')}`)
+    : [];
+  const v = value as Record<string, string | number | boolean | undefined>;
+  const str = (name: string): string => ((v[name] as string | undefined) ?? '').trim();
+
+  const endpoint = str('BACKUP_S3_ENDPOINT');
+  const localDir = str('BACKUP_LOCAL_DIR');
+  const enabled = endpoint !== '' || localDir !== '';
+  if (endpoint !== '' && localDir !== '') {
+    problems.push('BACKUP_LOCAL_DIR: cannot be set together with BACKUP_S3_ENDPOINT; choose one store');
+  }
+  if (endpoint !== '') {
+    for (const name of REQUIRED_WITH_ENDPOINT) if (str(name) === '') problems.push(`${name}: is required when BACKUP_S3_ENDPOINT is set`);
+  }
+  if (enabled && str('MASTER_KEY') === '') problems.push('MASTER_KEY: is required when backups are enabled (generate one with `snapkeep key generate`)');
+  if ((enabled || needs.database) && str('DB_PATH') === '') problems.push('DB_PATH: is required: the SQLite database to back up');
+  if (str('BACKUP_S3_PREFIX').startsWith('/')) problems.push('BACKUP_S3_PREFIX: must not start with "/"');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const list = (name: string): string[] => str(name).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const hours = v.BACKUP_SCHEDULE_HOURS as number;
+  const cron = str('BACKUP_SCHEDULE_CRON');
+  const schedule: ScheduleConfig = cron !== ''
+    ? { type: 'cron', pattern: cron, tz: str('BACKUP_SCHEDULE_TZ') }
+    : hours === 0 ? { type: 'off' } : { type: 'every', everyMs: Math.max(1, Math.round(hours * 3_600_000)) };
+  const stateDir = resolve(str('STATE_DIR'));
+
+  const config: Config = {
+    dbPath: str('DB_PATH') === '' ? undefined : resolve(str('DB_PATH')),
+    masterKey: str('MASTER_KEY') === '' ? undefined : Buffer.from(str('MASTER_KEY'), 'hex'),
+    previousMasterKeys: list('MASTER_KEY_PREVIOUS').map((k) => Buffer.from(k, 'hex')),
+    store: endpoint !== ''
+      ? {
+          type: 's3',
+          endpoint,
+          region: str('BACKUP_S3_REGION'),
+          bucket: str('BACKUP_S3_BUCKET'),
+          accessKeyId: str('BACKUP_S3_ACCESS_KEY'),
+          secretAccessKey: str('BACKUP_S3_SECRET_KEY'),
+          prefix: str('BACKUP_S3_PREFIX'),
+          forcePathStyle: v.BACKUP_S3_FORCE_PATH_STYLE as boolean,
+        }
+      : localDir !== '' ? { type: 'local', dir: resolve(localDir) } : undefined,
+    schedule,
+    retention: { dailyDays: v.BACKUP_RETAIN_DAILY_DAYS as number, weeklyWeeks: v.BACKUP_RETAIN_WEEKLY_WEEKS as number },
+    jobs: { attempts: v.BACKUP_JOB_ATTEMPTS as number, backoffMs: v.BACKUP_JOB_BACKOFF_MS as number },
+    redisUrl: str('REDIS_URL') === '' ? undefined : str('REDIS_URL'),
+    queuePrefix: str('QUEUE_PREFIX'),
+    host: str('HOST'),
+    port: v.PORT as number,
+    stateDir,
+    log: { level: str('LOG_LEVEL'), format: str('LOG_FORMAT') as 'json' | 'pretty' },
+    includePaths: list('BACKUP_INCLUDE_PATHS').map((p) => resolve(p)),
+    exclude: list('BACKUP_EXCLUDE'),
+    ageRecipients: list('BACKUP_AGE_RECIPIENTS'),
+  };
+  return Object.freeze(config);
+}

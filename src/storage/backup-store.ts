@@ -1,0 +1,46 @@
+import type { Readable } from 'node:stream';
+
+/** StoredObject is what a store knows of one object: its name under the prefix, size, time and metadata. */
+export interface StoredObject {
+  name: string;
+  size: number;
+  lastModified: Date;
+}
+
+/** PutOptions tune one upload. */
+export interface PutOptions {
+  /** Small string metadata kept with the object (S3 user metadata, a sidecar for directories). */
+  metadata?: Record<string, string>;
+  /** Called with the number of body bytes sent so far. */
+  onProgress?: (bytesSent: number) => void;
+  signal?: AbortSignal;
+}
+
+/** FetchedObject is an object's body as a stream, with its size and metadata. */
+export interface FetchedObject {
+  body: Readable;
+  size: number;
+  metadata: Record<string, string>;
+}
+
+/**
+ * BackupStore moves bytes and nothing else (Litestream's ReplicaClient): key layout, retention and
+ * restore checks live above it. Names are relative to the store's prefix. Every implementation turns
+ * its own "missing" into BackupNotFoundError and makes an object visible only once it is complete.
+ */
+export interface BackupStore {
+  /** A short description for logs and health, never carrying credentials. */
+  readonly description: string;
+  /** put uploads a stream of unknown length; on failure no object (and no open multipart upload) is left. */
+  put(name: string, body: Readable, options?: PutOptions): Promise<StoredObject>;
+  /** get streams an object's body. */
+  get(name: string, options?: { signal?: AbortSignal }): Promise<FetchedObject>;
+  /** head reads an object's size and metadata without its body. */
+  head(name: string): Promise<StoredObject & { metadata: Record<string, string> }>;
+  /** list returns every object under the prefix, or throws: never a partial listing. */
+  list(): Promise<StoredObject[]>;
+  /** delete removes the named objects (in batches where the backend allows); missing ones are ignored. */
+  delete(names: string[]): Promise<void>;
+  /** check proves the store is reachable and the bucket or directory exists. */
+  check(): Promise<void>;
+}

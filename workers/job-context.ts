@@ -1,0 +1,16 @@
+import type { Config } from '../src/config/config.js';
+import type { Logger } from '../src/logging/create-logger.js';
+import type { JobProgress } from '../src/queue/job-types.js';
+import type { BackupStore } from '../src/storage/backup-store.js';
+
+/**
+ * JobContext is everything a job function needs, with no BullMQ type in it: the CLI builds one to run
+ * a job in-process, the BullMQ adapter builds one per attempt.
+ */
+export interface JobContext {
+  config: Config;
+  store: BackupStore;
+  logger: Logger;
+  reportProgress(progress: JobProgress): void;
+  signal?: AbortSignal;
+}
