@@ -9,9 +9,13 @@ export interface StoredObject {
 
 /** PutOptions tune one upload. */
 export interface PutOptions {
-  /** Small string metadata kept with the object (S3 user metadata, a sidecar for directories). */
+  /**
+   * Small string metadata kept with the object (S3 user metadata, a sidecar for directories): keys
+   * lowercase `[a-z0-9-]`, values printable ASCII without surrounding spaces, 2 KB in all, so that
+   * every store gives back exactly what it was given.
+   */
   metadata?: Record<string, string>;
-  /** Called with the number of body bytes sent so far. */
+  /** Called with the number of body bytes stored so far (S3: after each part). */
   onProgress?: (bytesSent: number) => void;
   signal?: AbortSignal;
 }
@@ -31,7 +35,11 @@ export interface FetchedObject {
 export interface BackupStore {
   /** A short description for logs and health, never carrying credentials. */
   readonly description: string;
-  /** put uploads a stream of unknown length; on failure no object (and no open multipart upload) is left. */
+  /**
+   * put uploads a stream of unknown length; on failure no object (and no open multipart upload) is
+   * left, and an unfinished body is destroyed with the error put rejects with, so a producer piping
+   * into it stops and learns why. A name is one flat, visible file name (no `/`, no leading `.`).
+   */
   put(name: string, body: Readable, options?: PutOptions): Promise<StoredObject>;
   /** get streams an object's body. */
   get(name: string, options?: { signal?: AbortSignal }): Promise<FetchedObject>;

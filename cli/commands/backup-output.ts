@@ -1,0 +1,46 @@
+import type { BackupEntry } from '../../src/backups/list-backups.js';
+import type { PruneResult, RestoreResult } from '../../src/queue/job-types.js';
+
+const out = (line = ''): void => { process.stdout.write(`${line}\n`); };
+
+/** humanSize prints bytes as B, KiB, MiB or GiB. */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** printBackupTable prints backups as an aligned table, newest first. */
+export function printBackupTable(backups: BackupEntry[]): void {
+  if (backups.length === 0) { out('no backups'); return; }
+  const rows = [['ID', 'TIME (UTC)', 'SIZE', 'KIND', 'ENCRYPTION'],
+    ...backups.map((b) => [b.id, b.createdAt.replace('.000Z', 'Z'), humanSize(b.size), b.kind, b.encryption])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const row of rows) out(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+}
+
+/** printSwapSteps tells the operator how to put a verified restore in place. */
+export function printSwapSteps(dbPath: string, result: RestoreResult): void {
+  out(`restored and verified: ${result.path} (${humanSize(result.size)}, integrity_check ok)`);
+  out('');
+  out('To put it in place:');
+  out('  1. stop the application that uses the database');
+  out(`  2. mv ${shellQuote(dbPath)} ${shellQuote(`${dbPath}.old`)} && mv ${shellQuote(result.path)} ${shellQuote(dbPath)}`);
+  out(`     (also move away any ${shellQuote(`${dbPath}-wal`)} and ${shellQuote(`${dbPath}-shm`)} left by the old database)`);
+  out('  3. start the application again; keep the .old file until you are sure');
+}
+
+/** printPruneResult lists what was kept (and by which rule) and what was or would be deleted. */
+export function printPruneResult(result: PruneResult): void {
+  if (result.skippedReason) out(`nothing deleted: ${result.skippedReason}`);
+  out(`kept (${result.kept.length}):`);
+  for (const id of result.kept) out(`  ${id}  ${(result.reasons[id] ?? []).join(', ')}`);
+  out(`${result.dryRun ? 'would delete' : 'deleted'} (${result.deleted.length}):`);
+  for (const id of result.deleted) out(`  ${id}`);
+}
+
+function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_./:@-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}

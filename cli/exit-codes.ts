@@ -1,0 +1,29 @@
+import { ConfigError } from '../src/config/load-config.js';
+import { coerceError } from '../src/errors.js';
+
+/** The CLI's exit codes: DESIGN's contract with scripts. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/** UsageError is a command used wrongly: exit 2, like a settings error. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** reportFailure prints why a command failed, one line per problem on stderr, and returns its exit code. */
+export function reportFailure(thrown: unknown): number {
+  if (thrown instanceof ConfigError) {
+    for (const problem of thrown.problems) process.stderr.write(`snapkeep: ${problem}\n`);
+    return EXIT_USAGE;
+  }
+  if (thrown instanceof UsageError) {
+    process.stderr.write(`snapkeep: ${thrown.message}\n`);
+    return EXIT_USAGE;
+  }
+  process.stderr.write(`snapkeep: ${coerceError(thrown).message}\n`);
+  return EXIT_FAILED;
+}

@@ -1,0 +1,95 @@
+import type { Server } from 'node:http';
+import type { Redis } from 'ioredis';
+import { createApp } from '../../src/api/create-app.js';
+import { TokenStore } from '../../src/auth/token-store.js';
+import type { Config } from '../../src/config/config.js';
+import { createLogger } from '../../src/logging/create-logger.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/queue/embedded-redis.js';
+import { createRedisConnection, describeRedisTarget, waitUntilReady, type RedisTarget } from '../../src/queue/redis-connection.js';
+import { createQueues } from '../../src/queue/queues.js';
+import { createStore } from '../../src/storage/create-store.js';
+import { startWorkers, type RunningWorkers } from '../../workers/start-workers.js';
+import { VERSION } from '../../src/version.js';
+
+export type ServiceRole = 'serve' | 'api' | 'worker';
+
+// An active backup may need this long to finish before a stop hands it back to the queue.
+const SHUTDOWN_GRACE_MS = 30_000;
+
+/**
+ * runService is the composition root of `serve`, `api` and `worker`: it builds config, logger,
+ * Redis, store and queues once, starts what the role needs, and stops it all on SIGTERM/SIGINT.
+ */
+export async function runService(role: ServiceRole, config: Config): Promise<void> {
+  const logger = createLogger(config.log);
+  let embedded: EmbeddedRedis | undefined;
+  let target: RedisTarget;
+  if (config.redisUrl) target = { url: config.redisUrl };
+  else if (role === 'serve') {
+    embedded = await startEmbeddedRedis(config.stateDir, logger);
+    target = { socketPath: embedded.socketPath };
+  } else {
+    throw new Error(`REDIS_URL: is required by \`snapkeep ${role}\` (only \`snapkeep serve\` embeds a Redis)`);
+  }
+
+  const store = config.store ? createStore(config.store) : undefined;
+  // The API's and the scheduler's connection fails fast, so no request hangs while Redis is away.
+  const producer = createRedisConnection(target, 'producer');
+  producer.on('error', (err: Error) => logger.warn('redis connection error', { error: err.message }));
+  // In compose Redis may come up after us: wait a minute before giving up.
+  await waitUntilReady(producer, 60_000);
+  const queues = createQueues(config, producer);
+  const connections: Redis[] = [producer];
+  const connect = (): Redis => {
+    const c = createRedisConnection(target, 'worker');
+    connections.push(c);
+    return c;
+  };
+
+  let workers: RunningWorkers | undefined;
+  if (role !== 'api') {
+    if (store) workers = await startWorkers({ config, store, queues, logger, connect });
+    else logger.warn('backups are disabled (BACKUP_S3_ENDPOINT and BACKUP_LOCAL_DIR are unset): no worker started');
+  }
+
+  let server: Server | undefined;
+  let tokens: TokenStore | undefined;
+  if (role !== 'worker') {
+    tokens = new TokenStore(config.stateDir);
+    const app = createApp({ queues, redis: producer, store, tokens, logger });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.port, config.host, () => resolve(s));
+      s.once('error', reject);
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    logger.info('api listening', { url: `http://${config.host}:${port}`, dashboard: `http://${config.host}:${port}/admin/queues` });
+  }
+  logger.info('snapkeep started', { role, version: VERSION, redis: describeRedisTarget(target), store: store?.description ?? 'disabled' });
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping', { signal });
+    const closingServer = server ? new Promise<void>((resolve) => server!.close(() => resolve())) : Promise.resolve();
+    server?.closeIdleConnections();
+    if (workers) {
+      // Let the active job finish; past the grace period, close anyway: the job's lock expires and
+      // BullMQ's stalled-job check hands it to the next worker.
+      const closed = workers.close().then(() => true);
+      const inTime = await Promise.race([closed, new Promise<boolean>((r) => setTimeout(() => r(false), SHUTDOWN_GRACE_MS).unref())]);
+      if (!inTime) logger.warn('active job did not finish within the grace period; it will be picked up again');
+    }
+    await closingServer;
+    await queues.close();
+    for (const c of connections) c.disconnect();
+    tokens?.close();
+    await embedded?.stop();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+

@@ -1,0 +1,60 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../src/config/config.js';
+import { loadConfig, readEnvFile } from '../src/config/load-config.js';
+import { SnapkeepError } from '../src/errors.js';
+import { createLogger, type Logger } from '../src/logging/create-logger.js';
+import { embeddedRedisSocket } from '../src/queue/embedded-redis.js';
+import { createRedisConnection, waitUntilReady, type RedisTarget } from '../src/queue/redis-connection.js';
+import type { BackupStore } from '../src/storage/backup-store.js';
+import { createStore } from '../src/storage/create-store.js';
+import type { JobContext } from '../workers/job-context.js';
+
+/** Env is the process environment merged over `.env`: read once here, at the composition root. */
+export function readEnvironment(): Record<string, string | undefined> {
+  return { ...readEnvFile(), ...process.env };
+}
+
+/** loadCliConfig reads the settings; throws ConfigError (exit 2) when they are invalid. */
+export function loadCliConfig(needs: { database?: boolean } = {}): Config {
+  return loadConfig(readEnvironment(), needs);
+}
+
+/**
+ * cliLogger logs to stderr; a one-shot command logs only warnings unless LOG_LEVEL asks for more,
+ * so that its own output stays readable.
+ */
+export function cliLogger(config: Config, quiet: boolean): Logger {
+  const explicit = readEnvironment().LOG_LEVEL;
+  return createLogger({ level: quiet && !explicit ? 'warn' : config.log.level, format: config.log.format });
+}
+
+/** requireStore returns the configured store, or the error every backup feature gives when disabled. */
+export function requireStore(config: Config): BackupStore {
+  if (!config.store) {
+    throw new SnapkeepError('backups_disabled', 'backups are disabled: set BACKUP_S3_ENDPOINT (or BACKUP_LOCAL_DIR) to enable them');
+  }
+  return createStore(config.store);
+}
+
+/** redisTarget is REDIS_URL, or the embedded server's socket under STATE_DIR. */
+export function redisTarget(config: Config): RedisTarget {
+  return config.redisUrl ? { url: config.redisUrl } : { socketPath: embeddedRedisSocket(config.stateDir) };
+}
+
+/** connectRedis opens a client and waits until it answers, failing with a clear message. */
+export async function connectRedis(target: RedisTarget, role: 'worker' | 'producer'): Promise<Redis> {
+  const redis = createRedisConnection(target, role);
+  try {
+    await waitUntilReady(redis, 5000);
+  } catch {
+    redis.disconnect();
+    const where = 'url' in target ? 'REDIS_URL' : `the embedded Redis of \`snapkeep serve\` (STATE_DIR ${target.socketPath})`;
+    throw new SnapkeepError('store_unavailable', `cannot reach ${where}: is the service running? (without --queue the CLI works without Redis)`);
+  }
+  return redis;
+}
+
+/** inProcessContext is a JobContext for running a job function directly in the CLI process. */
+export function inProcessContext(config: Config, store: BackupStore, logger: Logger, onProgress: JobContext['reportProgress']): JobContext {
+  return { config, store, logger, reportProgress: onProgress };
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../src/version.js';
+import { registerBackupCommands } from './commands/backup-commands.js';
+import { registerTokenCommands } from './commands/token-commands.js';
+import { EXIT_USAGE, reportFailure } from './exit-codes.js';
+import { runService, type ServiceRole } from './processes/run-service.js';
+import { loadCliConfig } from './runtime.js';
+
+const program = new Command('snapkeep')
+  .description('encrypted, verified backups of a SQLite application to S3-compatible storage')
+  .version(VERSION)
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+const services: Array<[ServiceRole, string]> = [
+  ['serve', 'API, worker and scheduler in one process (embedded Redis when REDIS_URL is unset)'],
+  ['api', 'the HTTP API and dashboard only'],
+  ['worker', 'job processing and the scheduler only'],
+];
+let runningService = false;
+for (const [role, description] of services) {
+  program.command(role).description(description).action(async () => {
+    await runService(role, loadCliConfig());
+    runningService = true;
+  });
+}
+registerBackupCommands(program);
+registerTokenCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version end here too, with exit code 0.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else {
+    process.exitCode = reportFailure(err);
+  }
+}
+// A one-shot command is done: exit without waiting for idle keep-alive sockets to time out.
+if (!runningService) process.exit(process.exitCode ?? 0);

@@ -1,0 +1,46 @@
+import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
+import type { TokenStore } from '../auth/token-store.js';
+import type { Logger } from '../logging/create-logger.js';
+import type { Queues } from '../queue/queues.js';
+import type { BackupStore } from '../storage/backup-store.js';
+import { limitFailedAuth, requireToken } from './auth.js';
+import { DASHBOARD_PATH, dashboardRouter } from './dashboard.js';
+import { errorHandler, notFoundError } from './http-errors.js';
+import { backupsRouter } from './routes/backups-router.js';
+import { healthRouter } from './routes/health-router.js';
+import { jobsRouter } from './routes/jobs-router.js';
+
+/** AppDependencies is what the API needs, built once by the process's composition root. */
+export interface AppDependencies {
+  queues: Queues;
+  redis: Redis;
+  store: BackupStore | undefined;
+  tokens: TokenStore;
+  logger: Logger;
+  /** Extra routers mounted before the 404 handler (metrics, OpenAPI). */
+  extraRoutes?: (app: Express) => void;
+  authRateLimit?: { windowMs?: number; limit?: number };
+}
+
+/** createApp builds the Express app: JSON API, dashboard, and one error handler for all of it. */
+export function createApp(deps: AppDependencies): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(express.json({ limit: '16kb', strict: true }));
+
+  const failedAuthLimit = limitFailedAuth(deps.authRateLimit);
+  const superadmin = requireToken(deps.tokens, ['superadmin']);
+  const anyToken = requireToken(deps.tokens, ['superadmin', 'viewer']);
+
+  app.use('/api/health', healthRouter({ redis: deps.redis, store: deps.store }));
+  app.use('/api/backups', failedAuthLimit, superadmin, backupsRouter({ store: deps.store, queues: deps.queues, logger: deps.logger }));
+  app.use('/api/jobs', failedAuthLimit, anyToken, jobsRouter(deps.queues));
+  app.use(DASHBOARD_PATH, failedAuthLimit, requireToken(deps.tokens, ['superadmin'], 'Basic'), dashboardRouter(deps.queues));
+  deps.extraRoutes?.(app);
+
+  app.use((_req, _res, next) => next(notFoundError()));
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import type { BackupJobData, PruneJobData, RestoreJobData } from './job-types.js';
+import { BACKUP_DEDUPLICATION_ID, type Queues } from './queues.js';
+
+/** EnqueuedJob is what a producer learns: the job id, and whether it joined a job already queued. */
+export interface EnqueuedJob {
+  jobId: string;
+  deduplicated: boolean;
+}
+
+/**
+ * enqueueBackup adds a backup job, or joins the one already waiting or running: BullMQ's
+ * deduplication answers with the existing job's id, which is how we tell the two apart.
+ */
+export async function enqueueBackup(queues: Queues, data: BackupJobData): Promise<EnqueuedJob> {
+  const ownId = `backup-${randomUUID()}`;
+  const job = await queues.backup.add('backup', data, { jobId: ownId, deduplication: { id: BACKUP_DEDUPLICATION_ID } });
+  return { jobId: job.id!, deduplicated: job.id !== ownId };
+}
+
+/** enqueueRestore adds a restore job. */
+export async function enqueueRestore(queues: Queues, data: RestoreJobData): Promise<EnqueuedJob> {
+  const job = await queues.restore.add('restore', data, { jobId: `restore-${randomUUID()}` });
+  return { jobId: job.id!, deduplicated: false };
+}
+
+/** enqueuePrune adds a prune job. */
+export async function enqueuePrune(queues: Queues, data: PruneJobData): Promise<EnqueuedJob> {
+  const job = await queues.prune.add('prune', data, { jobId: `prune-${randomUUID()}` });
+  return { jobId: job.id!, deduplicated: false };
+}

@@ -1,0 +1,63 @@
+/**
+ * sqlite-thread is the body of the worker thread that runs SQLite calls which can take minutes
+ * (VACUUM INTO, integrity_check): better-sqlite3 is synchronous, and on the main thread it would
+ * stall BullMQ lock renewals and the HTTP API for the whole run.
+ */
+import Database from 'better-sqlite3';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+
+/** VacuumIntoTask copies a live database into an empty file as one consistent read transaction. */
+export interface VacuumIntoTask {
+  kind: 'vacuum-into';
+  dbPath: string;
+  outputPath: string;
+  busyTimeoutMs: number;
+}
+
+/** IntegrityCheckTask runs PRAGMA integrity_check on a file that nothing else uses. */
+export interface IntegrityCheckTask {
+  kind: 'integrity-check';
+  path: string;
+}
+
+/** SqliteTask is one job for the thread, sent as its workerData. */
+export type SqliteTask = VacuumIntoTask | IntegrityCheckTask;
+
+/** SqliteThreadReply is the single message the thread posts back before it exits. */
+export type SqliteThreadReply =
+  | { ok: true; lines: string[] }
+  | { ok: false; message: string; code: string | null };
+
+function vacuumInto(task: VacuumIntoTask): string[] {
+  // Read-only: the snapshot must never write to, checkpoint or change the live database.
+  const db = new Database(task.dbPath, { readonly: true, fileMustExist: true, timeout: task.busyTimeoutMs });
+  try {
+    db.prepare('VACUUM INTO ?').run(task.outputPath);
+    return [];
+  } finally {
+    db.close();
+  }
+}
+
+function integrityCheck(task: IntegrityCheckTask): string[] {
+  const db = new Database(task.path, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('PRAGMA integrity_check').pluck().all().map(String);
+  } finally {
+    db.close();
+  }
+}
+
+function run(task: SqliteTask): SqliteThreadReply {
+  try {
+    return { ok: true, lines: task.kind === 'vacuum-into' ? vacuumInto(task) : integrityCheck(task) };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : null;
+    return { ok: false, message, code };
+  }
+}
+
+if (!isMainThread && parentPort) {
+  parentPort.postMessage(run(workerData as SqliteTask));
+}

@@ -1,0 +1,226 @@
+import { addAbortSignal, Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type _Error as S3KeyError,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { S3StoreConfig } from '../config/config.js';
+import { SnapkeepError, coerceError } from '../errors.js';
+import type { BackupStore, FetchedObject, PutOptions, StoredObject } from './backup-store.js';
+import { checkMetadata, checkObjectName } from './check-object.js';
+import { guardBody } from './guard-body.js';
+import { translateS3Error } from './s3-errors.js';
+
+/** S3StoreOptions tune an S3BackupStore; the defaults suit backups of a few GB over an ordinary link. */
+export interface S3StoreOptions {
+  /** Multipart part size in bytes, at least 5 MiB; queueSize parts are held in memory at once. */
+  partSize?: number;
+  /** Parts uploaded in parallel. */
+  queueSize?: number;
+  /** How long to wait for a TCP (and TLS) connection. */
+  connectionTimeoutMs?: number;
+  /** How long a request may go without a byte moving either way before it fails (a dead server). */
+  idleTimeoutMs?: number;
+  /** Attempts per request, the first included (the SDK's standard retry, exponential backoff). */
+  maxAttempts?: number;
+  /** Keys per ListObjectsV2 page, at most 1000. */
+  listPageSize?: number;
+  /** Keys per DeleteObjects request, at most 1000. */
+  deleteBatchSize?: number;
+  /** Told when a failed upload cannot be aborted either (a bucket lifecycle rule must remove it). */
+  logger?: { warn(message: string, meta?: Record<string, unknown>): void };
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * S3BackupStore keeps backups as objects under a prefix of an S3-compatible bucket. Uploads stream
+ * through lib-storage's multipart Upload, so an object appears only once complete; a failed upload
+ * is aborted before put rejects.
+ */
+export class S3BackupStore implements BackupStore {
+  readonly description: string;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+  private readonly listPageSize: number;
+  private readonly deleteBatchSize: number;
+  private readonly logger: S3StoreOptions['logger'];
+
+  constructor(config: S3StoreConfig, options: S3StoreOptions = {}) {
+    this.bucket = config.bucket;
+    this.prefix = config.prefix;
+    this.partSize = options.partSize ?? 16 * MiB;
+    this.queueSize = options.queueSize ?? 4;
+    this.listPageSize = Math.min(options.listPageSize ?? 1000, 1000);
+    this.deleteBatchSize = Math.min(options.deleteBatchSize ?? 1000, 1000);
+    this.logger = options.logger;
+    this.description = `s3 bucket "${config.bucket}" prefix "${config.prefix}"`;
+    this.client = new S3Client({
+      endpoint: config.endpoint,
+      region: config.region,
+      forcePathStyle: config.forcePathStyle,
+      credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+      // The SDK's default CRC checksums make a streamed body aws-chunked, which many S3-compatible
+      // servers reject or store verbatim inside the object (STACK.md).
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: options.maxAttempts ?? 3,
+      // Options, not an instance: the SDK builds its own NodeHttpHandler, so we import no package we
+      // do not declare. socketTimeout is an idle timeout, so a long upload or download is never cut
+      // short while bytes flow; requestTimeout would only warn unless throwOnRequestTimeout is set.
+      requestHandler: {
+        connectionTimeout: options.connectionTimeoutMs ?? 5_000,
+        socketTimeout: options.idleTimeoutMs ?? 30_000,
+      },
+    });
+  }
+
+  async put(name: string, body: Readable, options: PutOptions = {}): Promise<StoredObject> {
+    checkObjectName(name);
+    checkMetadata(options.metadata);
+    options.signal?.throwIfAborted();
+    const key = this.prefix + name;
+    const guarded = guardBody(body, options.signal);
+    let size = 0;
+    const counted = Readable.from(countBytes(guarded.chunks, (n) => { size += n; }), { objectMode: false });
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: counted, ...(options.metadata ? { Metadata: options.metadata } : {}) },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      // We abort a failed upload ourselves: lib-storage throws the abort's error instead of the
+      // original when its own abort fails, and its abort() settles done() before the parts are gone.
+      leavePartsOnError: true,
+    });
+    const onProgress = options.onProgress;
+    if (onProgress) upload.on('httpUploadProgress', (progress) => { if (progress.loaded !== undefined) onProgress(progress.loaded); });
+    try {
+      await upload.done();
+    } catch (error) {
+      const failure = guarded.error ?? translateS3Error(error, { bucket: this.bucket, name });
+      await this.abortUpload(key, upload.uploadId);
+      counted.destroy();
+      guarded.fail(failure);
+      throw failure;
+    }
+    return { name, size, lastModified: new Date() };
+  }
+
+  async get(name: string, options: { signal?: AbortSignal } = {}): Promise<FetchedObject> {
+    checkObjectName(name);
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + name }),
+        options.signal ? { abortSignal: options.signal } : {},
+      );
+      if (!(out.Body instanceof Readable)) throw new SnapkeepError('internal', 'the S3 client returned a body that is not a Node stream');
+      const body = options.signal ? addAbortSignal(options.signal, out.Body) : out.Body;
+      // A server that streams without Content-Length leaves the size to a HEAD (restores need it).
+      const size = out.ContentLength ?? (await this.head(name)).size;
+      return { body, size, metadata: out.Metadata ?? {} };
+    } catch (error) {
+      throw translateS3Error(error, { bucket: this.bucket, name });
+    }
+  }
+
+  async head(name: string): Promise<StoredObject & { metadata: Record<string, string> }> {
+    checkObjectName(name);
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + name }));
+      return { name, size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0), metadata: out.Metadata ?? {} };
+    } catch (error) {
+      throw translateS3Error(error, { bucket: this.bucket, name });
+    }
+  }
+
+  async list(): Promise<StoredObject[]> {
+    const objects: StoredObject[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.client.send(new ListObjectsV2Command({
+          Bucket: this.bucket, Prefix: this.prefix, MaxKeys: this.listPageSize, ContinuationToken: token,
+        }));
+        for (const item of page.Contents ?? []) {
+          // The prefix itself is a "folder" some consoles create: no name, no object.
+          if (!item.Key?.startsWith(this.prefix) || item.Key.length === this.prefix.length) continue;
+          objects.push({ name: item.Key.slice(this.prefix.length), size: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0) });
+        }
+        const next = page.IsTruncated ? page.NextContinuationToken : undefined;
+        // A truncated page without a new token would end (or loop) the listing early: never partial.
+        if (page.IsTruncated && (!next || next === token)) {
+          throw new SnapkeepError('listing_incomplete', 'the S3 store cut the listing short (a truncated page without a continuation token)', { retryable: true });
+        }
+        token = next;
+      } while (token);
+    } catch (error) {
+      throw translateS3Error(error, { bucket: this.bucket });
+    }
+    return objects;
+  }
+
+  async delete(names: string[]): Promise<void> {
+    names.forEach(checkObjectName);
+    for (let start = 0; start < names.length; start += this.deleteBatchSize) {
+      const batch = names.slice(start, start + this.deleteBatchSize);
+      let errors: S3KeyError[];
+      try {
+        const out = await this.client.send(new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: batch.map((name) => ({ Key: this.prefix + name })), Quiet: true },
+          // MinIO, Ceph and the S3 spec require Content-MD5 here; the SDK would send only a CRC32.
+          ChecksumAlgorithm: 'MD5',
+        }));
+        errors = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+      } catch (error) {
+        throw translateS3Error(error, { bucket: this.bucket });
+      }
+      const first = errors[0];
+      if (first) {
+        // A 200 answer can still refuse some keys: each carries its own S3 error code.
+        const perKey = Object.assign(new Error(`${errors.length} of ${batch.length} deletes failed, first ${first.Key}: ${first.Code}`), {
+          name: first.Code ?? 'InternalError', $metadata: {},
+        });
+        throw translateS3Error(perKey, { bucket: this.bucket });
+      }
+    }
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (error) {
+      throw translateS3Error(error, { bucket: this.bucket });
+    }
+  }
+
+  /** abortUpload removes a failed multipart upload's parts; without it the bucket bills for them. */
+  private async abortUpload(key: string, uploadId: string | undefined): Promise<void> {
+    if (uploadId === undefined) return;
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoSuchUpload') return;
+      this.logger?.warn('could not abort a failed multipart upload; a bucket lifecycle rule must remove it', {
+        bucket: this.bucket, key, uploadId, error: coerceError(error).message,
+      });
+    }
+  }
+}
+
+/** countBytes passes chunks through, telling onBytes the size of each. */
+async function* countBytes(chunks: AsyncIterable<Buffer>, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    onBytes(chunk.length);
+    yield chunk;
+  }
+}

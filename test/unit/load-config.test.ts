@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+
+const KEY = 'ab'.repeat(32);
+const local = { BACKUP_LOCAL_DIR: '/tmp/snapkeep-x', MASTER_KEY: KEY, DB_PATH: '/tmp/app.db' };
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('applies DESIGN defaults', () => {
+    const config = loadConfig(local);
+    expect(config.port).toBe(7100);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.schedule).toEqual({ type: 'every', everyMs: 24 * 3_600_000 });
+    expect(config.retention).toEqual({ dailyDays: 7, weeklyWeeks: 4 });
+    expect(config.jobs).toEqual({ attempts: 3, backoffMs: 5000 });
+    expect(config.queuePrefix).toBe('snapkeep');
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('disables backups when no store is configured, and then needs no key', () => {
+    expect(loadConfig({}).store).toBeUndefined();
+  });
+
+  it('reads fractional hours, a cron pattern and zero', () => {
+    expect(loadConfig({ ...local, BACKUP_SCHEDULE_HOURS: '0.5' }).schedule).toEqual({ type: 'every', everyMs: 1_800_000 });
+    expect(loadConfig({ ...local, BACKUP_SCHEDULE_HOURS: '0' }).schedule).toEqual({ type: 'off' });
+    expect(loadConfig({ ...local, BACKUP_SCHEDULE_CRON: '0 2 * * *', BACKUP_SCHEDULE_TZ: 'Europe/Berlin' }).schedule)
+      .toEqual({ type: 'cron', pattern: '0 2 * * *', tz: 'Europe/Berlin' });
+  });
+
+  it('parses the S3 settings and previous keys', () => {
+    const config = loadConfig({
+      BACKUP_S3_ENDPOINT: 'http://127.0.0.1:9000', BACKUP_S3_BUCKET: 'b', BACKUP_S3_ACCESS_KEY: 'a', BACKUP_S3_SECRET_KEY: 's',
+      BACKUP_S3_FORCE_PATH_STYLE: 'false', MASTER_KEY: KEY, MASTER_KEY_PREVIOUS: `${'cd'.repeat(32)}, ${'ef'.repeat(32)}`, DB_PATH: 'x.db',
+    });
+    expect(config.store).toMatchObject({ type: 's3', bucket: 'b', prefix: 'backups/', region: 'us-east-1', forcePathStyle: false });
+    expect(config.previousMasterKeys.map((k) => k.toString('hex'))).toEqual(['cd'.repeat(32), 'ef'.repeat(32)]);
+  });
+
+  // Each row: a variable set wrong, and the variable the error must name.
+  const cases: Array<[string, Record<string, string>, string]> = [
+    ['MASTER_KEY too short', { ...local, MASTER_KEY: 'abcd' }, 'MASTER_KEY'],
+    ['MASTER_KEY not hex', { ...local, MASTER_KEY: 'zz'.repeat(32) }, 'MASTER_KEY'],
+    ['MASTER_KEY missing with a store', { BACKUP_LOCAL_DIR: '/tmp/x', DB_PATH: 'a.db' }, 'MASTER_KEY'],
+    ['MASTER_KEY_PREVIOUS malformed', { ...local, MASTER_KEY_PREVIOUS: 'nope' }, 'MASTER_KEY_PREVIOUS'],
+    ['DB_PATH missing with a store', { BACKUP_LOCAL_DIR: '/tmp/x', MASTER_KEY: KEY }, 'DB_PATH'],
+    ['endpoint not a URL', { ...local, BACKUP_LOCAL_DIR: '', BACKUP_S3_ENDPOINT: 'not a url' }, 'BACKUP_S3_ENDPOINT'],
+    ['bucket missing', { MASTER_KEY: KEY, DB_PATH: 'a', BACKUP_S3_ENDPOINT: 'http://h', BACKUP_S3_ACCESS_KEY: 'a', BACKUP_S3_SECRET_KEY: 's' }, 'BACKUP_S3_BUCKET'],
+    ['access key missing', { MASTER_KEY: KEY, DB_PATH: 'a', BACKUP_S3_ENDPOINT: 'http://h', BACKUP_S3_BUCKET: 'b', BACKUP_S3_SECRET_KEY: 's' }, 'BACKUP_S3_ACCESS_KEY'],
+    ['secret key missing', { MASTER_KEY: KEY, DB_PATH: 'a', BACKUP_S3_ENDPOINT: 'http://h', BACKUP_S3_BUCKET: 'b', BACKUP_S3_ACCESS_KEY: 'a' }, 'BACKUP_S3_SECRET_KEY'],
+    ['path style not boolean', { ...local, BACKUP_S3_FORCE_PATH_STYLE: 'maybe' }, 'BACKUP_S3_FORCE_PATH_STYLE'],
+    ['two stores at once', { ...local, BACKUP_S3_ENDPOINT: 'http://h', BACKUP_S3_BUCKET: 'b', BACKUP_S3_ACCESS_KEY: 'a', BACKUP_S3_SECRET_KEY: 's' }, 'BACKUP_LOCAL_DIR'],
+    ['hours negative', { ...local, BACKUP_SCHEDULE_HOURS: '-1' }, 'BACKUP_SCHEDULE_HOURS'],
+    ['hours not a number', { ...local, BACKUP_SCHEDULE_HOURS: 'daily' }, 'BACKUP_SCHEDULE_HOURS'],
+    ['cron malformed', { ...local, BACKUP_SCHEDULE_CRON: 'every night' }, 'BACKUP_SCHEDULE_CRON'],
+    ['time zone unknown', { ...local, BACKUP_SCHEDULE_TZ: 'Mars/Olympus' }, 'BACKUP_SCHEDULE_TZ'],
+    ['daily days fractional', { ...local, BACKUP_RETAIN_DAILY_DAYS: '1.5' }, 'BACKUP_RETAIN_DAILY_DAYS'],
+    ['weekly weeks negative', { ...local, BACKUP_RETAIN_WEEKLY_WEEKS: '-2' }, 'BACKUP_RETAIN_WEEKLY_WEEKS'],
+    ['attempts zero', { ...local, BACKUP_JOB_ATTEMPTS: '0' }, 'BACKUP_JOB_ATTEMPTS'],
+    ['backoff text', { ...local, BACKUP_JOB_BACKOFF_MS: 'soon' }, 'BACKUP_JOB_BACKOFF_MS'],
+    ['redis url wrong scheme', { ...local, REDIS_URL: 'http://localhost' }, 'REDIS_URL'],
+    ['queue prefix with a colon', { ...local, QUEUE_PREFIX: 'a:b' }, 'QUEUE_PREFIX'],
+    ['port out of range', { ...local, PORT: '70000' }, 'PORT'],
+    ['port text', { ...local, PORT: 'http' }, 'PORT'],
+    ['log level unknown', { ...local, LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    ['log format unknown', { ...local, LOG_FORMAT: 'xml' }, 'LOG_FORMAT'],
+    ['age recipient malformed', { ...local, BACKUP_AGE_RECIPIENTS: 'ssh-rsa AAAA' }, 'BACKUP_AGE_RECIPIENTS'],
+  ];
+  it.each(cases)('%s names the variable', (_label, env, variable) => {
+    const problems = problemsOf(env);
+    expect(problems.some((p) => p.startsWith(`${variable}:`))).toBe(true);
+  });
+
+  it('reports every problem at once, never a secret value', () => {
+    const secret = 'very-secret-value';
+    const problems = problemsOf({ BACKUP_S3_ENDPOINT: 'http://h', BACKUP_S3_SECRET_KEY: secret, MASTER_KEY: `${secret}0`, PORT: 'x' });
+    expect(problems.length).toBeGreaterThanOrEqual(4);
+    expect(problems.join('\n')).not.toContain(secret);
+  });
+});

@@ -1,0 +1,41 @@
+import { listBackups } from '../src/backups/list-backups.js';
+import { SnapkeepError } from '../src/errors.js';
+import type { PruneJobData, PruneResult } from '../src/queue/job-types.js';
+import { planRetention } from '../src/retention/plan-retention.js';
+import type { JobContext } from './job-context.js';
+
+/**
+ * prune applies the retention policy as of `data.at` (default now): it lists the whole store (a
+ * failed listing throws before anything is deleted), plans, and deletes what the plan deletes.
+ * Only objects named exactly like backups are ever considered.
+ */
+export async function prune(data: PruneJobData, ctx: JobContext): Promise<PruneResult> {
+  const now = data.at ? new Date(data.at) : new Date();
+  if (Number.isNaN(now.getTime())) throw new SnapkeepError('invalid_config', `not a time: ${data.at}`);
+  ctx.reportProgress({ phase: 'prune', percent: 0, bytesDone: 0, bytesTotal: 0 });
+  const backups = await listBackups(ctx.store);
+  // One id normally has one object; should two kinds ever share an id, both go together.
+  const keysById = new Map<string, string[]>();
+  for (const b of backups) keysById.set(b.id, [...(keysById.get(b.id) ?? []), b.key]);
+  const plan = planRetention(
+    backups.map((b) => ({ id: b.id, createdAt: new Date(b.createdAt) })),
+    ctx.config.retention,
+    now,
+    data.force ? { force: true } : {},
+  );
+  if (!data.dryRun && plan.delete.length > 0) {
+    await ctx.store.delete(plan.delete.flatMap((id) => keysById.get(id) ?? []));
+  }
+  ctx.reportProgress({ phase: 'prune', percent: 100, bytesDone: 0, bytesTotal: 0 });
+  const result: PruneResult = {
+    kept: plan.keep.map((k) => k.id),
+    deleted: plan.delete,
+    dryRun: data.dryRun,
+    reasons: Object.fromEntries(plan.keep.map((k) => [k.id, k.reasons])),
+    ...(plan.skippedReason ? { skippedReason: plan.skippedReason } : {}),
+  };
+  ctx.logger.info(data.dryRun ? 'prune planned (dry run)' : 'prune completed', {
+    kept: result.kept.length, deleted: result.deleted.length, at: now.toISOString(), skippedReason: plan.skippedReason,
+  });
+  return result;
+}

@@ -1,0 +1,79 @@
+import { dirname } from 'node:path';
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../src/config/config.js';
+import type { Logger } from '../src/logging/create-logger.js';
+import { enqueuePrune } from '../src/queue/enqueue.js';
+import type { BackupJobData, BackupResult, PruneJobData, PruneResult, RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
+import type { Queues } from '../src/queue/queues.js';
+import type { BackupStore } from '../src/storage/backup-store.js';
+import { removeStaleTemporaries } from '../src/snapshot/snapshot-database.js';
+import { backup, snapshotTempDir } from './backup.js';
+import { toProcessor } from './bullmq-processor.js';
+import { prune } from './prune.js';
+import { restore } from './restore.js';
+import { upsertSchedule } from './schedule.js';
+
+/** RunningWorkers are the BullMQ workers of one process; close() lets active jobs finish first. */
+export interface RunningWorkers {
+  workers: Worker[];
+  close(): Promise<void>;
+}
+
+export interface StartWorkersOptions {
+  config: Config;
+  store: BackupStore;
+  queues: Queues;
+  logger: Logger;
+  /** Makes a new blocking connection per worker (BullMQ needs one each). */
+  connect: () => Redis;
+  /** Called after each job ends, for metrics. */
+  onJobFinished?: (queue: string, outcome: 'completed' | 'failed', result: unknown, durationMs: number) => void;
+}
+
+/**
+ * startWorkers starts one worker per queue, upserts the schedule, and chains a prune after every
+ * successful scheduled backup (a failed backup never triggers one).
+ */
+export async function startWorkers(options: StartWorkersOptions): Promise<RunningWorkers> {
+  const { config, store, queues, logger } = options;
+  // Temporaries of runs that died (SIGKILL, power loss): snapshots under STATE_DIR, restores beside DB_PATH.
+  await removeStaleTemporaries(snapshotTempDir(config.stateDir));
+  if (config.dbPath) await removeStaleTemporaries(dirname(config.dbPath));
+  // One backup at a time across every worker process: BullMQ's global concurrency lives in Redis.
+  await queues.backup.setGlobalConcurrency(1);
+
+  const base = { config, store, logger };
+  const backupThenPrune = async (data: BackupJobData, ctx: Parameters<typeof backup>[1]): Promise<BackupResult> => {
+    const result = await backup(data, ctx);
+    if (data.trigger === 'schedule') {
+      const job = await enqueuePrune(queues, { dryRun: false });
+      ctx.logger.info('prune enqueued after scheduled backup', { pruneJobId: job.jobId });
+    }
+    return result;
+  };
+  const workerOptions = (connection: Redis) => ({ connection, prefix: config.queuePrefix, concurrency: 1 });
+  const workers: Worker[] = [
+    new Worker<BackupJobData, BackupResult>('backup', toProcessor(backupThenPrune, base), workerOptions(options.connect())),
+    new Worker<RestoreJobData, RestoreResult>('restore', toProcessor(restore, base), workerOptions(options.connect())),
+    new Worker<PruneJobData, PruneResult>('prune', toProcessor(prune, base), workerOptions(options.connect())),
+  ] as Worker[];
+
+  for (const worker of workers) {
+    worker.on('error', (err) => logger.warn('worker connection error', { queue: worker.name, error: err.message }));
+    worker.on('completed', (job) => options.onJobFinished?.(worker.name, 'completed', job.returnvalue, (job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now())));
+    worker.on('failed', (job, err) => {
+      if (!job) return;
+      const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
+      if (final) options.onJobFinished?.(worker.name, 'failed', null, (job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now()));
+    });
+  }
+  await upsertSchedule(queues.backup, config.schedule, logger);
+  logger.info('workers started', { queues: workers.map((w) => w.name) });
+  return {
+    workers,
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+    },
+  };
+}
