@@ -26,13 +26,14 @@ export class LocalBackupStore implements BackupStore {
   }
 
   async put(name: string, body: Readable, options: PutOptions = {}): Promise<StoredObject> {
-    checkObjectName(name);
-    checkMetadata(options.metadata);
-    options.signal?.throwIfAborted();
     const guarded = guardBody(body, options.signal);
-    const temp = this.tempPath(name);
+    let temp: string | undefined;
     let sidecarWritten = false;
     try {
+      checkObjectName(name);
+      checkMetadata(options.metadata);
+      options.signal?.throwIfAborted();
+      temp = this.tempPath(name);
       await this.ensureDir();
       let size = 0;
       const file = await open(temp, 'wx', 0o600);
@@ -59,9 +60,11 @@ export class LocalBackupStore implements BackupStore {
       const { mtime } = await stat(this.path(name));
       return { name, size, lastModified: mtime };
     } catch (error) {
-      await rm(temp, { force: true });
+      if (temp !== undefined) await rm(temp, { force: true });
       if (sidecarWritten) await rm(this.sidecarPath(name), { force: true }).catch(() => undefined);
       const failure = guarded.error ?? translateFsError(error, { dir: this.dir });
+      // Every failure, a refused name included, must release the body: a producer piping into it
+      // would otherwise wait on backpressure forever.
       guarded.fail(failure);
       throw failure;
     }

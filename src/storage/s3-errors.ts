@@ -16,7 +16,7 @@ interface SdkErrorShape {
 
 const AUTH_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'Forbidden']);
 const REGION_CODES = new Set(['AuthorizationHeaderMalformed', 'PermanentRedirect', 'IllegalLocationConstraintException']);
-const BUSY_CODES = new Set(['SlowDown', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'TooManyRequests']);
+const BUSY_CODES = new Set(['SlowDown', 'RequestTimeout', 'InternalError', 'ServiceUnavailable', 'TooManyRequests']);
 const NETWORK_REASONS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
   ECONNRESET: 'connection reset',
@@ -50,12 +50,17 @@ export function translateS3Error(thrown: unknown, context: S3ErrorContext): Erro
   // Anything else without an S3 answer (status) or the SDK's mark ($metadata) is not an S3 failure.
   if (status === undefined && $metadata === undefined) return error;
 
-  if (name === 'NoSuchKey' || (status === 404 && name !== 'NoSuchBucket' && context.name !== undefined)) {
+  // HEAD answers carry no body: a 404 there has no S3 code, and the SDK names it NotFound.
+  const bare404 = status === 404 && !name.startsWith('NoSuch');
+  if (name === 'NoSuchKey' || (bare404 && context.name !== undefined)) {
     return new BackupNotFoundError(context.name ?? '(unknown)');
   }
-  // HeadBucket answers a bare 404 without a body, so the SDK names it NotFound.
-  if (name === 'NoSuchBucket' || status === 404) {
+  if (name === 'NoSuchBucket' || bare404) {
     return new SnapkeepError('store_bucket_missing', `bucket "${context.bucket}" does not exist (check BACKUP_S3_BUCKET)`, cause);
+  }
+  // A 403 too, but new keys would not help.
+  if (name === 'RequestTimeTooSkewed') {
+    return new SnapkeepError('store_auth_failed', "the S3 store refused the request: this machine's clock is more than 15 minutes off", cause);
   }
   if (AUTH_CODES.has(name) || status === 401 || status === 403) {
     return new SnapkeepError('store_auth_failed', 'the S3 store refused the credentials (check BACKUP_S3_ACCESS_KEY and BACKUP_S3_SECRET_KEY)', cause);

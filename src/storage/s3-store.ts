@@ -59,6 +59,8 @@ export class S3BackupStore implements BackupStore {
     this.bucket = config.bucket;
     this.prefix = config.prefix;
     this.partSize = options.partSize ?? 16 * MiB;
+    // S3 refuses parts under 5 MiB (but the last); lib-storage would only say so at the first put.
+    if (this.partSize < 5 * MiB) throw new RangeError(`partSize must be at least 5 MiB, not ${this.partSize} bytes`);
     this.queueSize = options.queueSize ?? 4;
     this.listPageSize = Math.min(options.listPageSize ?? 1000, 1000);
     this.deleteBatchSize = Math.min(options.deleteBatchSize ?? 1000, 1000);
@@ -85,34 +87,37 @@ export class S3BackupStore implements BackupStore {
   }
 
   async put(name: string, body: Readable, options: PutOptions = {}): Promise<StoredObject> {
-    checkObjectName(name);
-    checkMetadata(options.metadata);
-    options.signal?.throwIfAborted();
-    const key = this.prefix + name;
     const guarded = guardBody(body, options.signal);
+    const key = this.prefix + name;
     let size = 0;
+    let upload: Upload | undefined;
     const counted = Readable.from(countBytes(guarded.chunks, (n) => { size += n; }), { objectMode: false });
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: counted, ...(options.metadata ? { Metadata: options.metadata } : {}) },
-      partSize: this.partSize,
-      queueSize: this.queueSize,
-      // We abort a failed upload ourselves: lib-storage throws the abort's error instead of the
-      // original when its own abort fails, and its abort() settles done() before the parts are gone.
-      leavePartsOnError: true,
-    });
-    const onProgress = options.onProgress;
-    if (onProgress) upload.on('httpUploadProgress', (progress) => { if (progress.loaded !== undefined) onProgress(progress.loaded); });
     try {
+      checkObjectName(name);
+      checkMetadata(options.metadata);
+      options.signal?.throwIfAborted();
+      upload = new Upload({
+        client: this.client,
+        params: { Bucket: this.bucket, Key: key, Body: counted, ...(options.metadata ? { Metadata: options.metadata } : {}) },
+        partSize: this.partSize,
+        queueSize: this.queueSize,
+        // We abort a failed upload ourselves: lib-storage throws the abort's error instead of the
+        // original when its own abort fails, and its abort() settles done() before the parts are gone.
+        leavePartsOnError: true,
+      });
+      const onProgress = options.onProgress;
+      if (onProgress) upload.on('httpUploadProgress', (progress) => { if (progress.loaded !== undefined) onProgress(progress.loaded); });
       await upload.done();
+      return { name, size, lastModified: new Date() };
     } catch (error) {
       const failure = guarded.error ?? translateS3Error(error, { bucket: this.bucket, name });
-      await this.abortUpload(key, upload.uploadId);
+      await this.abortUpload(key, upload?.uploadId);
       counted.destroy();
+      // Every failure, a refused name included, must release the body: a producer piping into it
+      // would otherwise wait on backpressure forever.
       guarded.fail(failure);
       throw failure;
     }
-    return { name, size, lastModified: new Date() };
   }
 
   async get(name: string, options: { signal?: AbortSignal } = {}): Promise<FetchedObject> {

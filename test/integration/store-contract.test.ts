@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ListMultipartUploadsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { S3StoreConfig } from '../../src/config/config.js';
@@ -143,7 +144,7 @@ describe.each(backends)('$kind store contract', ({ kind, open }) => {
     const bytes = randomBytes(40 * MiB + 12345);
     const store = h.storeWith({ partSize: 5 * MiB, queueSize: 4 });
     const progress: number[] = [];
-    const stored = await store.put('big.crbu', streamOf(bytes), { onProgress: (n) => progress.push(n) });
+    const stored = await store.put('big.crbu', streamOf(bytes), { metadata: { 'snapkeep-format': 'crbu1' }, onProgress: (n) => progress.push(n) });
     expect(stored.size).toBe(bytes.length);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
     expect(progress.at(-1)).toBe(bytes.length);
@@ -151,6 +152,7 @@ describe.each(backends)('$kind store contract', ({ kind, open }) => {
 
     const fetched = await store.get('big.crbu');
     expect(fetched.size).toBe(bytes.length);
+    expect(fetched.metadata).toEqual({ 'snapkeep-format': 'crbu1' });
     expect(sha256(await readAll(fetched.body))).toBe(sha256(bytes));
     expect(await h.leftovers()).toEqual([]);
   });
@@ -236,12 +238,23 @@ describe.each(backends)('$kind store contract', ({ kind, open }) => {
 
   it('refuses names and metadata that not every store can keep', async () => {
     for (const name of ['', '../escape.crbu', 'a/b.crbu', '.hidden.crbu', 'x'.repeat(201)]) {
-      await expect(h.store.put(name, streamOf(Buffer.from('x')))).rejects.toThrow(/invalid object name/);
+      const body = streamOf(randomBytes(1024));
+      const error = await rejection(h.store.put(name, body));
+      expect((error as Error).message).toMatch(/invalid object name/);
+      // Released, not left for a producer to wait on forever.
+      expect(body.errored).toBe(error);
     }
     await expect(h.store.get('../escape.crbu')).rejects.toThrow(/invalid object name/);
     await expect(h.store.put('ok.crbu', streamOf(Buffer.from('x')), { metadata: { Upper: 'x' } })).rejects.toThrow(/invalid metadata key/);
     await expect(h.store.put('ok.crbu', streamOf(Buffer.from('x')), { metadata: { key: 'é' } })).rejects.toThrow(/invalid metadata value/);
     expect(await h.store.list()).toEqual([]);
+  });
+
+  it('a producer piping into the body of a failed put fails with the same error', async () => {
+    const body = new PassThrough();
+    const producing = pipeline(streamOf(randomBytes(4 * MiB)), body);
+    const error = await rejection(h.store.put('.refused.crbu', body));
+    await expect(producing).rejects.toBe(error);
   });
 
   it('check passes', async () => {
@@ -269,6 +282,22 @@ describe('s3 store against s3rver', () => {
       expect(request.headers['content-encoding'] ?? '').not.toContain('aws-chunked');
       expect(Object.keys(request.headers).filter((h) => h.startsWith('x-amz-checksum-'))).toEqual([]);
     }
+  });
+
+  it('lists nested keys under the prefix, and nothing under a sibling prefix', async () => {
+    const config = storeConfigFor(s3);
+    const client = rawClient(config);
+    const store = new S3BackupStore(config);
+    await store.put('a.crbu', streamOf(Buffer.from('a')));
+    for (const key of [`${config.prefix}sub/inner.crbu`, `${config.prefix.slice(0, -1)}-sibling/b.crbu`, 'top-level.crbu']) {
+      await client.send(new PutObjectCommand({ Bucket: config.bucket, Key: key, Body: 'x' }));
+    }
+    expect((await store.list()).map((o) => o.name).sort()).toEqual(['a.crbu', 'sub/inner.crbu']);
+    client.destroy();
+  });
+
+  it('refuses a part size S3 would refuse', () => {
+    expect(() => new S3BackupStore(storeConfigFor(s3), { partSize: MiB })).toThrow(/at least 5 MiB/);
   });
 
   it('sends Content-MD5 with DeleteObjects, as MinIO and the S3 spec require', async () => {

@@ -24,6 +24,7 @@ describe('translateS3Error', () => {
     ['SignatureDoesNotMatch', sdkError('SignatureDoesNotMatch', 403), context, 'store_auth_failed', false],
     ['AccessDenied', sdkError('AccessDenied', 403), context, 'store_auth_failed', false],
     ['a bare 403 on head', sdkError('Forbidden', 403), context, 'store_auth_failed', false],
+    ['a skewed clock', sdkError('RequestTimeTooSkewed', 403), context, 'store_auth_failed', false],
     ['a wrong region', sdkError('AuthorizationHeaderMalformed', 400), context, 'invalid_config', false],
     ['SlowDown', sdkError('SlowDown', 503), context, 'store_unavailable', true],
     ['InternalError', sdkError('InternalError', 500), context, 'store_unavailable', true],
@@ -33,6 +34,7 @@ describe('translateS3Error', () => {
     ['ENOTFOUND', networkError('ENOTFOUND'), context, 'store_unavailable', true],
     ['a socket timeout', Object.assign(new Error('socket timed out'), { name: 'TimeoutError' }), context, 'store_unavailable', true],
     ['another 4xx', sdkError('EntityTooLarge', 400), context, 'internal', false],
+    ['an upload aborted elsewhere', sdkError('NoSuchUpload', 404), context, 'internal', false],
   ] as const)('%s', (_label, thrown, ctx, code, retryable) => {
     const error = translateS3Error(thrown, ctx);
     expect(error).toBeInstanceOf(SnapkeepError);
