@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite, from a clean clone: system packages, npm packages, build, then vitest.
+# The whole test suite, from a clean clone: Debian packages the tests use (real Redis, SQLite,
+# age, Chromium for the dashboard, docker-compose to validate the compose file), npm packages,
+# build, type-check, then vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-system-deps.sh redis-server sqlite3
+bash scripts/install-system-deps.sh redis-server sqlite3 age chromium docker-compose expect
 bash scripts/install-node-deps.sh
+# Types of the tests and scripts too: vitest strips types without checking them.
+npm run typecheck --silent
 npx vitest run "$@"

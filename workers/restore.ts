@@ -1,24 +1,30 @@
 import { createWriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { link, lstat, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { findBackup } from '../src/backups/find-backup.js';
-import { createDecryptStream } from '../src/crypto/crbu-decrypt-stream.js';
+import { createDecryptStream, UnsupportedCrbuVersionError } from '../src/crypto/crbu-decrypt-stream.js';
 import { keyFingerprint } from '../src/crypto/derive-backup-key.js';
 import { SnapkeepError, coerceError } from '../src/errors.js';
 import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
 import { temporaryPath } from '../src/snapshot/temporary-files.js';
-import { verifySqliteFile } from '../src/snapshot/verify-sqlite.js';
+import { readSqlitePrefix, SQLITE_HEADER_LENGTH, verifySqliteFile } from '../src/snapshot/verify-sqlite.js';
 import type { JobContext } from './job-context.js';
+
+// Same size as the decrypt stream's buffers: larger writes gained nothing measurable, smaller ones cost syscalls.
+const WRITE_HIGH_WATER_MARK = 1024 * 1024;
+// Filesystems that cannot hard-link (some FUSE and SMB mounts) answer one of these.
+const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 /** restoreTargetPath is where a verified restore appears: `{DB_PATH}.restore.{id}`, beside the live database. */
 export const restoreTargetPath = (dbPath: string, backupId: string): string => `${dbPath}.restore.${backupId}`;
 
 /**
  * restore downloads a backup, decrypts it into a 0600 temporary file beside DB_PATH and keeps it
- * only when the GCM tag, the SQLite header and `PRAGMA integrity_check` all pass; then it renames
- * it to `{DB_PATH}.restore.{id}`. It never opens DB_PATH. Every failure removes the temporary file.
+ * only when the GCM tag, the SQLite header and `PRAGMA integrity_check` all pass; then it moves
+ * it to `{DB_PATH}.restore.{id}`, never over an existing one unless `force`. It never opens
+ * DB_PATH. Every failure removes the temporary file.
  */
 export async function restore(data: RestoreJobData, ctx: JobContext): Promise<RestoreResult> {
   const { config, store } = ctx;
@@ -30,9 +36,9 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
     throw new SnapkeepError('archive_invalid', `backup ${backup.id} is a ${backup.kind} encrypted with ${backup.encryption}; this restore handles master-key database backups`);
   }
   const target = restoreTargetPath(config.dbPath, backup.id);
-  if (!data.force && (await exists(target))) {
-    throw new SnapkeepError('restore_exists', `${target} already exists; move it away or restore with --force`);
-  }
+  const force = data.force === true;
+  // Fail before a long download; placeRestore checks again, atomically, at the end.
+  if (!force && (await exists(target))) throw restoreExists(target);
   const keys = orderKeys([config.masterKey, ...config.previousMasterKeys].filter((k): k is Buffer => k !== undefined), backup.metadata['snapkeep-key']);
   if (keys.length === 0) throw new SnapkeepError('invalid_config', 'MASTER_KEY is not set');
 
@@ -40,37 +46,40 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
   const temp = temporaryPath(dirname(config.dbPath), 'restore');
   logger.info('restore started', { target });
   try {
-    let keyIndex = -1;
-    for (const [position, { key, index }] of keys.entries()) {
-      try {
-        await downloadAndDecrypt(ctx, backup.name, backup.size, key, temp);
-        keyIndex = index;
-        break;
-      } catch (err) {
-        const last = position === keys.length - 1;
-        // Only a failed tag means "maybe another key": every other error is the same for all keys.
-        if (last || !(err instanceof SnapkeepError) || err.code !== 'decrypt_failed') throw err;
-        logger.info('backup did not open with this key; trying the next', { keyPosition: position });
-      }
-    }
+    const keyIndex = await decryptWithKeys(ctx, backup.name, keys, temp);
     ctx.reportProgress({ phase: 'verify', percent: 0, bytesDone: 0, bytesTotal: 0 });
     await verifySqliteFile(temp);
     const size = (await stat(temp)).size;
-    await rename(temp, target);
+    await placeRestore(temp, target, force);
     await fsyncDirectory(dirname(target));
     ctx.reportProgress({ phase: 'verify', percent: 100, bytesDone: size, bytesTotal: size });
     const result: RestoreResult = { backupId: backup.id, path: target, size, durationMs: Date.now() - started, keyIndex };
     logger.info('restore completed', { target, size, durationMs: result.durationMs, keyIndex });
     return result;
   } catch (err) {
-    throw translateDiskError(err, config.dbPath);
+    throw explain(err, config.dbPath);
   } finally {
     await rm(temp, { force: true });
   }
 }
 
-async function downloadAndDecrypt(ctx: JobContext, name: string, bytesTotal: number, key: Buffer, temp: string): Promise<void> {
+/**
+ * decryptWithKeys decrypts the object into temp with the first key that opens it and returns that
+ * key's configured index. A key that fails the tag and yields no SQLite header is the wrong key;
+ * one that yields a SQLite header is the right key of a damaged backup: no other key is tried.
+ */
+async function decryptWithKeys(ctx: JobContext, name: string, keys: Array<{ key: Buffer; index: number }>, temp: string): Promise<number> {
+  for (const [position, { key, index }] of keys.entries()) {
+    if ((await downloadAndDecrypt(ctx, name, key, temp)) === 'opened') return index;
+    ctx.logger.info('backup did not open with this key', { keyPosition: position, keysLeft: keys.length - position - 1 });
+  }
+  throw new SnapkeepError('decrypt_failed', 'wrong master key or corrupted backup');
+}
+
+/** downloadAndDecrypt streams one attempt into temp (truncating it); 'wrong-key' when this key does not open the backup. */
+async function downloadAndDecrypt(ctx: JobContext, name: string, key: Buffer, temp: string): Promise<'opened' | 'wrong-key'> {
   const object = await ctx.store.get(name, ctx.signal ? { signal: ctx.signal } : {});
+  const bytesTotal = object.size;
   let bytesDone = 0;
   let lastReport = 0;
   const counter = new Transform({
@@ -84,15 +93,23 @@ async function downloadAndDecrypt(ctx: JobContext, name: string, bytesTotal: num
       callback(null, chunk);
     },
   });
-  await pipeline(
-    object.body,
-    counter,
-    createDecryptStream(key, { acceptVersions: [1] }),
-    // 'w' truncates: a second key's attempt starts from an empty file. Mode 0600 from creation on.
-    createWriteStream(temp, { flags: 'w', mode: 0o600, highWaterMark: 1024 * 1024 }),
-    ctx.signal ? { signal: ctx.signal } : {},
-  );
-  if (bytesDone < bytesTotal) throw new SnapkeepError('truncated', 'backup is truncated', { retryable: true });
+  const probe = new PlaintextProbe();
+  try {
+    await pipeline(
+      object.body,
+      counter,
+      createDecryptStream(key, { acceptVersions: [1] }),
+      probe,
+      // 'w' truncates: a second key's attempt starts from an empty file. Mode 0600 from creation on.
+      createWriteStream(temp, { flags: 'w', mode: 0o600, highWaterMark: WRITE_HIGH_WATER_MARK }),
+      ctx.signal ? { signal: ctx.signal } : {},
+    );
+  } catch (err) {
+    if (!(err instanceof SnapkeepError) || err.code !== 'decrypt_failed') throw err;
+    // The body ended before its announced size: the transfer was cut, another attempt may succeed.
+    if (bytesDone < bytesTotal) throw new SnapkeepError('truncated', 'backup is truncated', { retryable: true, cause: err });
+    return diagnoseTagFailure(probe, err);
+  }
   const handle = await open(temp, 'r');
   try {
     await handle.sync();
@@ -100,6 +117,58 @@ async function downloadAndDecrypt(ctx: JobContext, name: string, bytesTotal: num
     await handle.close();
   }
   ctx.reportProgress({ phase: 'download', percent: 100, bytesDone, bytesTotal });
+  return 'opened';
+}
+
+/**
+ * diagnoseTagFailure tells a wrong key from a damaged backup by the unverified plaintext: GCM is
+ * counter mode, so the right key still decrypts the first bytes of a cut or damaged object into
+ * SQLite's header, and a wrong key yields noise. The bytes decide only which error to give.
+ */
+function diagnoseTagFailure(probe: PlaintextProbe, tagError: SnapkeepError): 'wrong-key' {
+  const prefix = readSqlitePrefix(probe.head);
+  if (prefix.kind === 'foreign') return 'wrong-key';
+  const short = prefix.kind === 'partial'
+    || (prefix.expectedSize !== null ? probe.bytes < prefix.expectedSize : prefix.pageSize > 0 && probe.bytes % prefix.pageSize !== 0);
+  if (short) throw new SnapkeepError('truncated', 'backup is truncated', { cause: tagError });
+  throw tagError;
+}
+
+/** PlaintextProbe passes plaintext through, keeping its first 100 bytes and counting the rest. */
+class PlaintextProbe extends Transform {
+  head: Buffer = Buffer.alloc(0);
+  bytes = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
+    if (this.head.length < SQLITE_HEADER_LENGTH) {
+      this.head = Buffer.concat([this.head, chunk.subarray(0, SQLITE_HEADER_LENGTH - this.head.length)]);
+    }
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+}
+
+/**
+ * placeRestore moves the verified temp file to target. Without force it hard-links, which fails
+ * if target exists: a restore that appeared during the download (another job, the operator) is
+ * never replaced, which a check followed by rename() cannot promise.
+ */
+async function placeRestore(temp: string, target: string, force: boolean): Promise<void> {
+  if (force) {
+    await rename(temp, target);
+    return;
+  }
+  try {
+    await link(temp, target);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') throw restoreExists(target);
+    if (!LINK_UNSUPPORTED.has(code)) throw err;
+    if (await exists(target)) throw restoreExists(target);
+    await rename(temp, target);
+    return;
+  }
+  await rm(temp, { force: true });
 }
 
 /** orderKeys puts the key whose fingerprint the backup recorded first, then the rest in configured order. */
@@ -110,8 +179,15 @@ function orderKeys(keys: Buffer[], fingerprint: string | undefined): Array<{ key
   return [...match, ...indexed.filter((k) => !match.includes(k))];
 }
 
-function translateDiskError(thrown: unknown, dbPath: string): Error {
+const restoreExists = (target: string): SnapkeepError =>
+  new SnapkeepError('restore_exists', `${target} already exists; move it away or restore with --force`);
+
+/** explain turns a failure into the operator's words: a full disk, an archive in a database's name. */
+function explain(thrown: unknown, dbPath: string): Error {
   const err = coerceError(thrown);
+  if (err instanceof UnsupportedCrbuVersionError && err.version === 2) {
+    return new SnapkeepError('unsupported_version', `${err.message}: the object holds an archive envelope, but a .crbu backup must be a database (version 1)`, { cause: err });
+  }
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new SnapkeepError('no_space', `no space left on the disk of ${dirname(dbPath)} while writing the restore; free space and try again`, { cause: err });
@@ -119,9 +195,10 @@ function translateDiskError(thrown: unknown, dbPath: string): Error {
   return err;
 }
 
+/** exists is lstat-based: a dangling symlink at the target counts as something not to replace. */
 async function exists(path: string): Promise<boolean> {
   try {
-    await stat(path);
+    await lstat(path);
     return true;
   } catch {
     return false;

@@ -3,7 +3,6 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config.js';
 import type { Logger } from '../src/logging/create-logger.js';
-import { enqueuePrune } from '../src/queue/enqueue.js';
 import type { BackupJobData, BackupResult, PruneJobData, PruneResult, RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
 import type { Queues } from '../src/queue/queues.js';
 import type { BackupStore } from '../src/storage/backup-store.js';
@@ -12,7 +11,7 @@ import { backup, snapshotTempDir } from './backup.js';
 import { toProcessor } from './bullmq-processor.js';
 import { prune } from './prune.js';
 import { restore } from './restore.js';
-import { upsertSchedule } from './schedule.js';
+import { enqueuePruneAfterBackup, upsertSchedule } from './schedule.js';
 
 /** RunningWorkers are the BullMQ workers of one process; close() lets active jobs finish first. */
 export interface RunningWorkers {
@@ -42,14 +41,13 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   if (config.dbPath) await removeStaleTemporaries(dirname(config.dbPath));
   // One backup at a time across every worker process: BullMQ's global concurrency lives in Redis.
   await queues.backup.setGlobalConcurrency(1);
+  // Before any worker takes a job: a process started with the schedule off must not run a due slot.
+  await upsertSchedule(queues.backup, config.schedule, logger);
 
   const base = { config, store, logger };
   const backupThenPrune = async (data: BackupJobData, ctx: Parameters<typeof backup>[1]): Promise<BackupResult> => {
     const result = await backup(data, ctx);
-    if (data.trigger === 'schedule') {
-      const job = await enqueuePrune(queues, { dryRun: false });
-      ctx.logger.info('prune enqueued after scheduled backup', { pruneJobId: job.jobId });
-    }
+    if (data.trigger === 'schedule') await enqueuePruneAfterBackup(queues.prune, result, ctx.logger);
     return result;
   };
   const workerOptions = (connection: Redis) => ({ connection, prefix: config.queuePrefix, concurrency: 1 });
@@ -68,7 +66,6 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
       if (final) options.onJobFinished?.(worker.name, 'failed', null, (job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now()));
     });
   }
-  await upsertSchedule(queues.backup, config.schedule, logger);
   logger.info('workers started', { queues: workers.map((w) => w.name) });
   return {
     workers,

@@ -14,6 +14,18 @@ export interface CrbuDecryptOptions extends CrbuStreamOptions {
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * UnsupportedCrbuVersionError is a CRBU envelope whose version byte the reader does not accept;
+ * `version` lets the caller explain a known version in the wrong place (an archive where a
+ * database was expected).
+ */
+export class UnsupportedCrbuVersionError extends SnapkeepError {
+  constructor(readonly version: number) {
+    super('unsupported_version', `unsupported CRBU version ${version}`);
+    this.name = 'UnsupportedCrbuVersionError';
+  }
+}
+
+/**
  * CrbuDecryptStream is a Transform from a CRBU envelope to its plaintext. It emits plaintext as
  * it decrypts, so the consumer must treat the output as unverified until the stream finishes
  * without error: the GCM tag is only checked at the very end. Once the header is read, `version`
@@ -73,7 +85,7 @@ export class CrbuDecryptStream extends Transform {
     if (this.header.length > CRBU_MAGIC.length) {
       const version = this.header[CRBU_MAGIC.length]!;
       if (!this.acceptVersions.has(version)) {
-        throw new SnapkeepError('unsupported_version', `unsupported CRBU version ${version}`);
+        throw new UnsupportedCrbuVersionError(version);
       }
     }
     if (this.header.length < CRBU_HEADER_LENGTH) return EMPTY;

@@ -44,7 +44,8 @@ interface Entry {
  * - For each of the M = `weeklyWeeks` ISO weeks ending with `now`'s week, the newest backup of that week stays.
  *   The windows are calendar days and weeks, not "the last N backups": a day without backups keeps nothing.
  * - Backups later than `now` (clock skew) stay and take part in no day or week.
- * - The newest backup overall is never deleted.
+ * - The newest backup at or before `now` is never deleted, so clock skew cannot leave only
+ *   future-stamped backups; with every backup later than `now`, all stay as `future`.
  * - N = 0 or M = 0 switches that rule off; with both 0 nothing is deleted.
  * - When no backup falls in any window, nothing is deleted and `skippedReason` says why, unless `force`.
  *
@@ -93,7 +94,10 @@ export function planRetention(
   const anyInWindow = reasons.size > 0;
 
   for (const entry of entries) if (entry.time > nowTime) keepFor(entry.id, 'future');
-  if (entries[0]) keepFor(entries[0].id, 'newest');
+  // "Newest" is the newest as of now: a backup stamped later by a skewed clock is kept as future
+  // anyway, and must not leave the last real backup unprotected (a forced prune would delete it).
+  const newest = entries.find((entry) => entry.time <= nowTime);
+  if (newest) keepFor(newest.id, 'newest');
 
   let skippedReason: string | undefined;
   const doomed = entries.filter((entry) => !reasons.has(entry.id));

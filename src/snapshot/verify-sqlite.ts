@@ -4,6 +4,18 @@ import { runSqliteThread, SqliteThreadError } from './run-sqlite-thread.js';
 
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 const REPORTED_LINES = 5;
+/** SQLITE_HEADER_LENGTH is the size of the header that opens every SQLite database file. */
+export const SQLITE_HEADER_LENGTH = 100;
+// Fewer matching magic bytes than this could be chance (wrong key, foreign data): 2^-64 is not.
+const MIN_MAGIC_SEEN = 8;
+
+/** SqlitePrefix is what the first bytes of a file say about it (see readSqlitePrefix). */
+export type SqlitePrefix =
+  | { kind: 'foreign' }
+  /** SQLite's magic, but not the whole 100-byte header: the file is cut short. */
+  | { kind: 'partial' }
+  /** A full header: expectedSize is the file size it promises, null when the header does not say. */
+  | { kind: 'header'; pageSize: number; expectedSize: number | null };
 
 /**
  * verifySqliteFile checks that the file at path is a SQLite database whose `PRAGMA
@@ -27,6 +39,22 @@ export async function verifySqliteFile(path: string): Promise<void> {
   if (lines.length !== 1 || lines[0] !== 'ok') {
     throw new SnapkeepError('integrity_failed', `integrity check failed: ${lines.slice(0, REPORTED_LINES).join('; ')}`);
   }
+}
+
+/**
+ * readSqlitePrefix reads the first bytes of a would-be SQLite file (up to 100). It is a diagnosis
+ * of unverified bytes, used to say why a restore failed, never to accept one.
+ */
+export function readSqlitePrefix(head: Buffer): SqlitePrefix {
+  const magicSeen = Math.min(head.length, SQLITE_HEADER.length);
+  if (magicSeen < MIN_MAGIC_SEEN || !head.subarray(0, magicSeen).equals(SQLITE_HEADER.subarray(0, magicSeen))) return { kind: 'foreign' };
+  if (head.length < SQLITE_HEADER_LENGTH) return { kind: 'partial' };
+  const rawPageSize = head.readUInt16BE(16);
+  const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
+  const pages = head.readUInt32BE(28);
+  // The page count is only valid when "version-valid-for" matches the change counter (SQLite file format 1.3.8).
+  const countValid = pages > 0 && head.readUInt32BE(92) === head.readUInt32BE(24);
+  return { kind: 'header', pageSize, expectedSize: countValid ? pages * pageSize : null };
 }
 
 async function hasSqliteHeader(path: string): Promise<boolean> {

@@ -1,0 +1,154 @@
+/**
+ * The OpenAPI component schemas: JSON Schema 2020-12, as OpenAPI 3.1 uses it, so a client (or a
+ * test, with ajv) validates answers with a stock JSON Schema validator. Envelopes are closed
+ * (additionalProperties: false) so a leaked field shows up; job results are open, because a newer
+ * worker may add fields that older clients must ignore.
+ */
+export type JsonSchema = { [keyword: string]: unknown };
+
+const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra });
+const dateTime: JsonSchema = { type: 'string', format: 'date-time' };
+
+export const BACKUP_ID_PATTERN = '^\\d{8}T\\d{6}Z-[0-9a-f]{8}$';
+
+export const SCHEMAS: Record<string, JsonSchema> = {
+  Error: {
+    type: 'object',
+    description: 'Every error answer. `code` is stable and machine-readable; `message` is for people and never holds a secret.',
+    required: ['error'],
+    additionalProperties: false,
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        additionalProperties: false,
+        properties: {
+          code: { type: 'string', examples: ['unauthorized', 'forbidden', 'backup_not_found', 'backups_disabled', 'invalid_request'] },
+          message: { type: 'string' },
+        },
+      },
+    },
+  },
+  Accepted: {
+    type: 'object',
+    description: 'A job was enqueued (or joined): poll `statusUrl`.',
+    required: ['jobId', 'statusUrl'],
+    additionalProperties: false,
+    properties: {
+      jobId: { type: 'string' },
+      statusUrl: { type: 'string', pattern: '^/api/jobs/' },
+      deduplicated: { type: 'boolean', description: 'Backups only: true when this request joined a backup already waiting or running.' },
+    },
+  },
+  CreateBackupRequest: { type: 'object', additionalProperties: false, properties: {}, description: 'No options: send `{}` or no body.' },
+  RestoreRequest: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { force: { type: 'boolean', description: 'Replace an existing `{DB_PATH}.restore.{id}`.' } },
+  },
+  PruneRequest: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      dryRun: { type: 'boolean', default: false, description: 'Plan only: the result says what would be deleted.' },
+      force: { type: 'boolean', description: 'Prune even when no backup falls in any retention window.' },
+    },
+  },
+  Backup: {
+    type: 'object',
+    required: ['id', 'createdAt', 'size', 'key'],
+    additionalProperties: false,
+    properties: {
+      id: { type: 'string', pattern: BACKUP_ID_PATTERN },
+      createdAt: dateTime,
+      size: { type: 'integer', minimum: 0, description: 'Stored (encrypted) size in bytes.' },
+      key: { type: 'string', description: 'The object name relative to BACKUP_S3_PREFIX.' },
+      kind: { enum: ['database', 'archive'] },
+      encryption: { enum: ['master-key', 'age'] },
+    },
+  },
+  BackupList: {
+    type: 'object',
+    required: ['backups'],
+    additionalProperties: false,
+    properties: { backups: { type: 'array', items: ref('Backup'), description: 'Newest first.' } },
+  },
+  JobProgress: {
+    type: 'object',
+    required: ['phase', 'percent', 'bytesDone', 'bytesTotal'],
+    properties: {
+      phase: { enum: ['snapshot', 'upload', 'download', 'verify', 'prune'] },
+      percent: { type: 'number', minimum: 0, maximum: 100 },
+      bytesDone: { type: 'integer', minimum: 0 },
+      bytesTotal: { type: 'integer', minimum: 0 },
+    },
+  },
+  BackupResult: {
+    type: 'object',
+    required: ['backupId', 'key', 'size', 'createdAt', 'durationMs'],
+    properties: {
+      backupId: { type: 'string', pattern: BACKUP_ID_PATTERN },
+      key: { type: 'string' },
+      size: { type: 'integer', minimum: 0 },
+      databaseSize: { type: 'integer', minimum: 0 },
+      createdAt: dateTime,
+      durationMs: { type: 'integer', minimum: 0 },
+      kind: { enum: ['database', 'archive'] },
+      encryption: { enum: ['master-key', 'age'] },
+    },
+  },
+  RestoreResult: {
+    type: 'object',
+    required: ['backupId', 'path', 'durationMs'],
+    properties: {
+      backupId: { type: 'string', pattern: BACKUP_ID_PATTERN },
+      path: { type: 'string', description: 'Where the verified restore was written, beside DB_PATH.' },
+      size: { type: 'integer', minimum: 0 },
+      durationMs: { type: 'integer', minimum: 0 },
+      keyIndex: { type: 'integer', minimum: 0, description: '0: MASTER_KEY opened it; n: the nth of MASTER_KEY_PREVIOUS.' },
+    },
+  },
+  PruneResult: {
+    type: 'object',
+    required: ['kept', 'deleted', 'dryRun'],
+    properties: {
+      kept: { type: 'array', items: { type: 'string' } },
+      deleted: { type: 'array', items: { type: 'string' } },
+      dryRun: { type: 'boolean' },
+      reasons: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
+      skippedReason: { type: 'string' },
+    },
+  },
+  JobStatus: {
+    type: 'object',
+    required: ['id', 'queue', 'name', 'state', 'progress', 'attemptsMade', 'maxAttempts', 'result', 'failedReason', 'createdAt', 'startedAt', 'finishedAt'],
+    additionalProperties: false,
+    properties: {
+      id: { type: 'string' },
+      queue: { enum: ['backup', 'restore', 'prune'] },
+      name: { type: 'string' },
+      state: { enum: ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed', 'unknown'] },
+      progress: { anyOf: [ref('JobProgress'), { type: 'null' }] },
+      attemptsMade: { type: 'integer', minimum: 0 },
+      maxAttempts: { type: 'integer', minimum: 1 },
+      result: { anyOf: [ref('BackupResult'), ref('RestoreResult'), ref('PruneResult'), { type: 'null' }], description: 'Set once the job completed.' },
+      failedReason: nullable('string'),
+      createdAt: nullable('string', { format: 'date-time' }),
+      startedAt: nullable('string', { format: 'date-time' }),
+      finishedAt: nullable('string', { format: 'date-time' }),
+    },
+  },
+  Health: {
+    type: 'object',
+    required: ['status', 'redis', 'storage', 'version'],
+    additionalProperties: false,
+    description: 'Reachability only: never a host, a key or a token.',
+    properties: {
+      status: { enum: ['ok', 'degraded'] },
+      redis: { enum: ['up', 'down'] },
+      storage: { enum: ['up', 'down', 'disabled'] },
+      version: { type: 'string' },
+    },
+  },
+};

@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SnapkeepError } from '../../src/errors.js';
+import { backup } from '../../workers/backup.js';
+import { restore, restoreTargetPath } from '../../workers/restore.js';
+import {
+  BROKEN_BACKUPS, encryptBuffer, liveDbState, makeDatabaseImage, sha256File, snapkeepMetadata, strayFiles, writeBytes, type LiveDbState,
+} from '../helpers/broken-backups.js';
+import {
+  countingStore, jobContext, newBackupIdLike, openWorkspace, putObject, readSampleVector, temporaryLeftovers, workspaceConfig, type RestoreWorkspace,
+} from '../helpers/restore-harness.js';
+import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
+import { readNotes } from '../helpers/sample-database.js';
+
+const KEY_A = randomBytes(32);
+const KEY_B = randomBytes(32);
+const hex = (key: Buffer): string => key.toString('hex');
+
+let s3: TestS3Server;
+beforeAll(async () => { s3 = await startS3Server({ bucket: 'snapkeep-restore' }); });
+afterAll(async () => { await s3?.close(); });
+
+async function failure(promise: Promise<unknown>): Promise<SnapkeepError> {
+  const error = await promise.then(() => { throw new Error('the restore succeeded'); }, (e: unknown) => e);
+  expect(error).toBeInstanceOf(SnapkeepError);
+  return error as SnapkeepError;
+}
+
+describe.each(['local', 's3'] as const)('restore from a %s store', (kind) => {
+  let ws: RestoreWorkspace;
+  let image: Buffer;
+  let before: LiveDbState;
+
+  beforeEach(() => {
+    ws = openWorkspace(kind, s3);
+    image = makeDatabaseImage(ws.dbPath);
+    before = liveDbState(ws.dbPath);
+  });
+
+  afterEach(() => {
+    // The live database is never written, whatever the restore did.
+    expect(liveDbState(ws.dbPath)).toEqual(before);
+    expect(temporaryLeftovers(ws.stateDir)).toEqual([]);
+    ws.cleanup();
+  });
+
+  it('restores a snapkeep backup beside DB_PATH: verified, mode 0600, every row', async () => {
+    const config = workspaceConfig(ws, { master: hex(KEY_A) });
+    const made = await backup({ trigger: 'cli' }, jobContext(config, ws.store));
+    const ctx = jobContext(config, ws.store);
+    const result = await restore({ backupId: made.backupId }, ctx);
+    const target = restoreTargetPath(ws.dbPath, made.backupId);
+    expect(result).toMatchObject({ backupId: made.backupId, path: target, size: statSync(target).size, keyIndex: 0 });
+    expect(readNotes(target)).toEqual(readNotes(ws.dbPath));
+    expect(statSync(target).mode & 0o777).toBe(0o600);
+    expect(ctx.phases).toEqual(['download', 'verify']);
+    expect(strayFiles(ws.dbPath)).toEqual([`app.db.restore.${made.backupId}`]);
+  });
+
+  it('restores the shared vector sample.db.crbu byte for byte', async () => {
+    const vector = readSampleVector();
+    const id = newBackupIdLike();
+    await putObject(ws.store, id, { bytes: vector.crbu, metadata: {} });
+    const result = await restore({ backupId: id }, jobContext(workspaceConfig(ws, { master: hex(vector.masterKey) }), ws.store));
+    expect(sha256File(result.path)).toBe(vector.plaintextSha256);
+    expect(strayFiles(ws.dbPath)).toEqual([`app.db.restore.${id}`]);
+  });
+
+  it.each(BROKEN_BACKUPS)('refuses $name with its reason, at once, leaving nothing beside DB_PATH', async (broken) => {
+    const id = newBackupIdLike();
+    await putObject(ws.store, id, await broken.build(image, KEY_A));
+    const error = await failure(restore({ backupId: id }, jobContext(workspaceConfig(ws, { master: hex(KEY_A) }), ws.store)));
+    expect(error.message).toMatch(broken.reason);
+    expect(error.code).toBe(broken.code);
+    // Not retryable: BullMQ fails the job at once (UnrecoverableError) instead of burning its attempts.
+    expect(error.retryable).toBe(false);
+    expect(strayFiles(ws.dbPath)).toEqual([]);
+  });
+
+  it('calls a download cut short "backup is truncated", and lets a retry try again', async () => {
+    const id = newBackupIdLike();
+    await putObject(ws.store, id, { bytes: await encryptBuffer(KEY_A, image), metadata: snapkeepMetadata(KEY_A) });
+    // The store announces the full size but the body ends early, as a dropped connection might.
+    const cut = countingStore(ws.store, async (_name, object) => {
+      const bytes: Buffer[] = [];
+      for await (const chunk of object.body) bytes.push(chunk as Buffer);
+      return { ...object, body: Readable.from([Buffer.concat(bytes).subarray(0, object.size - 100)]) };
+    });
+    const error = await failure(restore({ backupId: id }, jobContext(workspaceConfig(ws, { master: hex(KEY_A) }), cut)));
+    expect(error.message).toBe('backup is truncated');
+    expect(error.retryable).toBe(true);
+    expect(strayFiles(ws.dbPath)).toEqual([]);
+  });
+
+  it('restores a backup made under an old key once it is in MASTER_KEY_PREVIOUS, and not before', async () => {
+    const made = await backup({ trigger: 'cli' }, jobContext(workspaceConfig(ws, { master: hex(KEY_A) }), ws.store));
+
+    const rotatedOnly = countingStore(ws.store);
+    const refused = await failure(restore({ backupId: made.backupId }, jobContext(workspaceConfig(ws, { master: hex(KEY_B) }), rotatedOnly)));
+    expect(refused.message).toBe('wrong master key or corrupted backup');
+    expect(refused.retryable).toBe(false);
+    expect(strayFiles(ws.dbPath)).toEqual([]);
+
+    const rotated = countingStore(ws.store);
+    const config = workspaceConfig(ws, { master: hex(KEY_B), previous: [hex(randomBytes(32)), hex(KEY_A)] });
+    const result = await restore({ backupId: made.backupId }, jobContext(config, rotated));
+    expect(result.keyIndex).toBe(2);
+    expect(readNotes(result.path)).toEqual(readNotes(ws.dbPath));
+    // The fingerprint in the metadata put KEY_A first: one download, not three.
+    expect(rotated.gets).toEqual([`${made.backupId}.crbu`]);
+  });
+
+  it('tries every key in order when a backup records no fingerprint (other CRBU writers)', async () => {
+    const vector = readSampleVector();
+    const id = newBackupIdLike();
+    await putObject(ws.store, id, { bytes: vector.crbu, metadata: {} });
+    const store = countingStore(ws.store);
+    const config = workspaceConfig(ws, { master: hex(KEY_B), previous: [hex(vector.masterKey)] });
+    const result = await restore({ backupId: id }, jobContext(config, store));
+    expect(result.keyIndex).toBe(1);
+    expect(store.gets).toHaveLength(2);
+    expect(sha256File(result.path)).toBe(vector.plaintextSha256);
+  });
+
+  it('stops at the key the fingerprint names when that backup is damaged, without trying the others', async () => {
+    const id = newBackupIdLike();
+    const [flipped] = BROKEN_BACKUPS;
+    await putObject(ws.store, id, await flipped!.build(image, KEY_A));
+    const store = countingStore(ws.store);
+    const config = workspaceConfig(ws, { master: hex(KEY_B), previous: [hex(KEY_A)] });
+    const error = await failure(restore({ backupId: id }, jobContext(config, store)));
+    expect(error.message).toBe('wrong master key or corrupted backup');
+    expect(store.gets).toHaveLength(1);
+  });
+
+  it('leaves an existing restore untouched unless forced', async () => {
+    const config = workspaceConfig(ws, { master: hex(KEY_A) });
+    const made = await backup({ trigger: 'cli' }, jobContext(config, ws.store));
+    const target = restoreTargetPath(ws.dbPath, made.backupId);
+    writeBytes(target, 'operator notes, not a database');
+    const mtime = statSync(target).mtimeMs;
+    const error = await failure(restore({ backupId: made.backupId }, jobContext(config, ws.store)));
+    expect(error.code).toBe('restore_exists');
+    expect(readFileSync(target, 'utf8')).toBe('operator notes, not a database');
+    expect(statSync(target).mtimeMs).toBe(mtime);
+    expect(strayFiles(ws.dbPath)).toEqual([`app.db.restore.${made.backupId}`]);
+
+    await restore({ backupId: made.backupId, force: true }, jobContext(config, ws.store));
+    expect(readNotes(target)).toEqual(readNotes(ws.dbPath));
+    expect(strayFiles(ws.dbPath)).toEqual([`app.db.restore.${made.backupId}`]);
+  });
+
+  it('never replaces a restore that appears while the backup downloads', async () => {
+    const config = workspaceConfig(ws, { master: hex(KEY_A) });
+    const made = await backup({ trigger: 'cli' }, jobContext(config, ws.store));
+    const target = restoreTargetPath(ws.dbPath, made.backupId);
+    const racing = countingStore(ws.store, async (_name, object) => {
+      writeBytes(target, 'written by a concurrent restore');
+      return object;
+    });
+    const error = await failure(restore({ backupId: made.backupId }, jobContext(config, racing)));
+    expect(error.code).toBe('restore_exists');
+    expect(readFileSync(target, 'utf8')).toBe('written by a concurrent restore');
+    expect(strayFiles(ws.dbPath)).toEqual([`app.db.restore.${made.backupId}`]);
+  });
+
+  it('answers backup_not_found for an unknown id and refuses a malformed one before any GET', async () => {
+    const store = countingStore(ws.store);
+    const config = workspaceConfig(ws, { master: hex(KEY_A) });
+    expect((await failure(restore({ backupId: '20200101T000000Z-00000000' }, jobContext(config, store)))).code).toBe('backup_not_found');
+    for (const id of ['..', '../app', '20200101T000000Z-0000000/', 'x'.repeat(300), '\0']) {
+      expect((await failure(restore({ backupId: id }, jobContext(config, store)))).code).toBe('invalid_backup_id');
+    }
+    expect(store.gets).toEqual([]);
+    expect(strayFiles(ws.dbPath)).toEqual([]);
+  });
+});
