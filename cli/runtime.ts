@@ -3,8 +3,7 @@ import type { Config } from '../src/config/config.js';
 import { loadConfig, readEnvFile } from '../src/config/load-config.js';
 import { SnapkeepError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/logging/create-logger.js';
-import { embeddedRedisSocket } from '../src/queue/embedded-redis.js';
-import { createRedisConnection, waitUntilReady, type RedisTarget } from '../src/queue/redis-connection.js';
+import type { RedisTarget } from '../src/queue/redis-connection.js';
 import type { BackupStore } from '../src/storage/backup-store.js';
 import { createStore } from '../src/storage/create-store.js';
 import type { JobContext } from '../workers/job-context.js';
@@ -37,12 +36,16 @@ export function requireStore(config: Config): BackupStore {
 }
 
 /** redisTarget is REDIS_URL, or the embedded server's socket under STATE_DIR. */
-export function redisTarget(config: Config): RedisTarget {
-  return config.redisUrl ? { url: config.redisUrl } : { socketPath: embeddedRedisSocket(config.stateDir) };
+export async function redisTarget(config: Config): Promise<RedisTarget> {
+  if (config.redisUrl) return { url: config.redisUrl };
+  const { embeddedRedisSocket } = await import('../src/queue/embedded-redis.js');
+  return { socketPath: embeddedRedisSocket(config.stateDir) };
 }
 
 /** connectRedis opens a client and waits until it answers, failing with a clear message. */
 export async function connectRedis(target: RedisTarget, role: 'worker' | 'producer'): Promise<Redis> {
+  // ioredis loads only when a command needs Redis: most run without it.
+  const { createRedisConnection, waitUntilReady } = await import('../src/queue/redis-connection.js');
   const redis = createRedisConnection(target, role);
   try {
     await waitUntilReady(redis, 5000);

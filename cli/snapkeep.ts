@@ -1,10 +1,12 @@
 #!/usr/bin/env node
+// First: it must run before the other modules allocate (see memory-settings.ts).
+import './memory-settings.js';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../src/version.js';
 import { registerBackupCommands } from './commands/backup-commands.js';
 import { registerTokenCommands } from './commands/token-commands.js';
 import { EXIT_USAGE, reportFailure } from './exit-codes.js';
-import { runService, type ServiceRole } from './processes/run-service.js';
+import type { ServiceRole } from './processes/run-service.js';
 import { loadCliConfig } from './runtime.js';
 
 const program = new Command('snapkeep')
@@ -21,6 +23,9 @@ const services: Array<[ServiceRole, string]> = [
 let runningService = false;
 for (const [role, description] of services) {
   program.command(role).description(description).action(async () => {
+    // Loaded only here: the API's modules (Express, Bull Board, metrics) would cost every one-shot
+    // command (`backup create`, `token create`) about 20 MB of memory and a fraction of a second.
+    const { runService } = await import('./processes/run-service.js');
     await runService(role, loadCliConfig());
     runningService = true;
   });

@@ -1,3 +1,4 @@
+import type { PassphraseKeyring } from '../src/age/ephemeral-keyring.js';
 import type { Config } from '../src/config/config.js';
 import type { Logger } from '../src/logging/create-logger.js';
 import type { JobProgress } from '../src/queue/job-types.js';
@@ -13,4 +14,10 @@ export interface JobContext {
   logger: Logger;
   reportProgress(progress: JobProgress): void;
   signal?: AbortSignal;
+  /** Ids of backups that unfinished restore jobs need, which prune spares; absent where no queue can say (the CLI). */
+  backupsBeingRestored?: () => Promise<Set<string>>;
+  /** Opens passphrases sealed for this process: a worker's ephemeral key, or the CLI's own (src/age). */
+  keyring?: PassphraseKeyring;
+  /** age identities from the CLI's --identity-file: held in memory only, never put in job data. */
+  ageIdentities?: readonly string[];
 }

@@ -23,15 +23,21 @@ export async function prune(data: PruneJobData, ctx: JobContext): Promise<PruneR
     now,
     data.force ? { force: true } : {},
   );
-  if (!data.dryRun && plan.delete.length > 0) {
-    await ctx.store.delete(plan.delete.flatMap((id) => keysById.get(id) ?? []));
+  // A restore asked for a backup: it stays until that restore is over, whatever the policy says.
+  // One enqueued after this look may still find its backup gone, but then it was due for deletion.
+  const restoring = plan.delete.length > 0 ? ((await ctx.backupsBeingRestored?.()) ?? new Set<string>()) : new Set<string>();
+  const spared = plan.delete.filter((id) => restoring.has(id));
+  const deleted = plan.delete.filter((id) => !restoring.has(id));
+  if (!data.dryRun && deleted.length > 0) {
+    await ctx.store.delete(deleted.flatMap((id) => keysById.get(id) ?? []));
   }
   ctx.reportProgress({ phase: 'prune', percent: 100, bytesDone: 0, bytesTotal: 0 });
   const result: PruneResult = {
-    kept: plan.keep.map((k) => k.id),
-    deleted: plan.delete,
+    // Newest first, as the plan lists them: ids begin with their UTC time, so they sort by it.
+    kept: [...plan.keep.map((k) => k.id), ...spared].sort().reverse(),
+    deleted,
     dryRun: data.dryRun,
-    reasons: Object.fromEntries(plan.keep.map((k) => [k.id, k.reasons])),
+    reasons: Object.fromEntries([...plan.keep.map((k) => [k.id, k.reasons]), ...spared.map((id) => [id, ['restoring']])]),
     ...(plan.skippedReason ? { skippedReason: plan.skippedReason } : {}),
   };
   ctx.logger.info(data.dryRun ? 'prune planned (dry run)' : 'prune completed', {

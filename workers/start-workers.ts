@@ -8,10 +8,24 @@ import type { Queues } from '../src/queue/queues.js';
 import type { BackupStore } from '../src/storage/backup-store.js';
 import { removeStaleTemporaries } from '../src/snapshot/snapshot-database.js';
 import { backup, snapshotTempDir } from './backup.js';
+import { backupsBeingRestored } from './backups-being-restored.js';
 import { toProcessor } from './bullmq-processor.js';
 import { prune } from './prune.js';
 import { restore } from './restore.js';
+import { startPassphraseKeyring } from './passphrase-keyring.js';
 import { enqueuePruneAfterBackup, upsertSchedule } from './schedule.js';
+
+/**
+ * JOB_LOCK_MS is how long a worker's lock on its active job lasts without renewal (renewed every
+ * half of it): a worker that dies (SIGKILL, power loss) lets its job go at most this long after.
+ */
+export const JOB_LOCK_MS = 30_000;
+/**
+ * STALLED_CHECK_MS is how often workers look for active jobs whose lock expired and put them back
+ * to wait. A dead worker's job runs again within JOB_LOCK_MS + STALLED_CHECK_MS (45 s), given
+ * another live worker; BullMQ's default of 30 s would make that a minute.
+ */
+export const STALLED_CHECK_MS = 15_000;
 
 /** RunningWorkers are the BullMQ workers of one process; close() lets active jobs finish first. */
 export interface RunningWorkers {
@@ -43,14 +57,29 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   await queues.backup.setGlobalConcurrency(1);
   // Before any worker takes a job: a process started with the schedule off must not run a due slot.
   await upsertSchedule(queues.backup, config.schedule, logger);
+  // A Redis that restarted without persistence has forgotten both: set them again on every reconnect
+  // (both are idempotent, so a Redis that kept them loses nothing, not even the pending slot's time).
+  const producer = await queues.backup.backend.client;
+  const restoreRedisState = (): void => {
+    Promise.all([queues.backup.setGlobalConcurrency(1), upsertSchedule(queues.backup, config.schedule, logger)])
+      .catch((err: Error) => logger.warn('could not set the schedule again after Redis reconnected', { error: err.message }));
+  };
+  producer.on('ready', restoreRedisState);
 
-  const base = { config, store, logger };
+  // Passphrase backups (issue 7): an ephemeral key, announced in Redis, that producers seal passphrases to.
+  const passphrases = await startPassphraseKeyring(options.connect(), config, logger);
+  const base = {
+    config, store, logger, keyring: passphrases.keyring,
+    backupsBeingRestored: () => backupsBeingRestored(queues.restore),
+  };
   const backupThenPrune = async (data: BackupJobData, ctx: Parameters<typeof backup>[1]): Promise<BackupResult> => {
     const result = await backup(data, ctx);
     if (data.trigger === 'schedule') await enqueuePruneAfterBackup(queues.prune, result, ctx.logger);
     return result;
   };
-  const workerOptions = (connection: Redis) => ({ connection, prefix: config.queuePrefix, concurrency: 1 });
+  const workerOptions = (connection: Redis) => ({
+    connection, prefix: config.queuePrefix, concurrency: 1, lockDuration: JOB_LOCK_MS, stalledInterval: STALLED_CHECK_MS,
+  });
   const workers: Worker[] = [
     new Worker<BackupJobData, BackupResult>('backup', toProcessor(backupThenPrune, base), workerOptions(options.connect())),
     new Worker<RestoreJobData, RestoreResult>('restore', toProcessor(restore, base), workerOptions(options.connect())),
@@ -70,7 +99,9 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   return {
     workers,
     async close() {
+      producer.off('ready', restoreRedisState);
       await Promise.all(workers.map((w) => w.close()));
+      await passphrases.stop();
     },
   };
 }

@@ -1,19 +1,25 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../../src/config/config.js';
 import { isBackupId } from '../../src/backups/backup-id.js';
 import { listBackups } from '../../src/backups/list-backups.js';
-import { enqueueBackup, enqueuePrune, enqueueRestore, type EnqueuedJob } from '../../src/queue/enqueue.js';
-import type { BackupResult, JobProgress, PruneResult, RestoreResult } from '../../src/queue/job-types.js';
-import { createQueues, type Queues } from '../../src/queue/queues.js';
+import type { EnqueuedJob } from '../../src/queue/enqueue.js';
+import type { BackupJobData, BackupResult, JobProgress, PruneResult, RestoreJobData, RestoreResult } from '../../src/queue/job-types.js';
+import type { Queues } from '../../src/queue/queues.js';
 import { backup } from '../../workers/backup.js';
 import { prune } from '../../workers/prune.js';
 import { restore } from '../../workers/restore.js';
 import type { JobFunction } from '../../workers/bullmq-processor.js';
 import { UsageError } from '../exit-codes.js';
-import { followJob } from '../follow-job.js';
 import { ProgressBar } from '../progress-bar.js';
 import { cliLogger, connectRedis, inProcessContext, loadCliConfig, redisTarget, requireStore } from '../runtime.js';
+import { printArchiveRestore } from './archive-output.js';
 import { printBackupTable, printPruneResult, printSwapSteps } from './backup-output.js';
+import { readCliSecrets, sealForQueue, sealInProcess, type CliSecrets } from './cli-secrets.js';
+import { parseIsoTime } from './parse-iso-time.js';
+
+/** Which of src/queue/enqueue.js adds an operation's job (loaded only with --queue). */
+type EnqueueName = 'enqueueBackup' | 'enqueueRestore' | 'enqueuePrune';
 
 const print = (value: unknown): void => { process.stdout.write(`${JSON.stringify(value, null, 2)}\n`); };
 
@@ -21,25 +27,32 @@ const print = (value: unknown): void => { process.stdout.write(`${JSON.stringify
  * runOperation runs a job function in this process (the default: works with Redis and the service
  * down), or with `--queue` enqueues it into the running service and follows it.
  */
-async function runOperation<D, R>(
+async function runOperation<D extends object, R>(
   config: Config,
   options: { queue?: boolean; json?: boolean },
   run: JobFunction<D, R>,
   data: D,
-  enqueue: (queues: Queues, data: D) => Promise<EnqueuedJob>,
+  enqueue: EnqueueName,
+  secrets: CliSecrets = {},
 ): Promise<R> {
   const bar = new ProgressBar(!options.json && process.stderr.isTTY === true);
   const onProgress = (p: JobProgress): void => bar.update(p);
   try {
     if (!options.queue) {
       const store = requireStore(config);
-      return await run(data, inProcessContext(config, store, cliLogger(config, true), onProgress));
+      const local = await sealInProcess(data, secrets);
+      return await run(local.data, { ...inProcessContext(config, store, cliLogger(config, true), onProgress), ...local.context });
     }
     requireStore(config);
-    const redis = await connectRedis(redisTarget(config), 'producer');
+    // BullMQ and ioredis load only for --queue: an in-process run does not pay their memory and start-up.
+    const [{ createQueues }, enqueuing, { followJob }] = await Promise.all([
+      import('../../src/queue/queues.js'), import('../../src/queue/enqueue.js'), import('../follow-job.js'),
+    ]);
+    const redis = await connectRedis(await redisTarget(config), 'producer');
     const queues = createQueues(config, redis);
     try {
-      const job = await enqueue(queues, data);
+      const add = enqueuing[enqueue] as (queues: Queues, data: D) => Promise<EnqueuedJob>;
+      const job = await add(queues, await sealForQueue(data, secrets, redis, config));
       if (!options.json) process.stderr.write(`job ${job.jobId}${job.deduplicated ? ' (joined the backup already queued)' : ''}\n`);
       const status = await followJob(queues, job.jobId, onProgress);
       return status.result as R;
@@ -60,9 +73,11 @@ export function registerBackupCommands(program: Command): void {
     .description('take a backup now')
     .option('--queue', 'enqueue into the running service instead of running here')
     .option('--json', 'print the result as JSON')
-    .action(async (options: { queue?: boolean; json?: boolean }) => {
+    .option('--passphrase-file <file>', 'lock this backup with the passphrase in <file> (`-`: standard input): an age archive that `age -d` opens')
+    .action(async (options: { queue?: boolean; json?: boolean; passphraseFile?: string }) => {
       const config = loadCliConfig({ database: true });
-      const result = await runOperation<{ trigger: 'cli' }, BackupResult>(config, options, backup, { trigger: 'cli' }, enqueueBackup);
+      const secrets = await readCliSecrets(options);
+      const result = await runOperation<BackupJobData, BackupResult>(config, options, backup, { trigger: 'cli' }, 'enqueueBackup', secrets);
       if (options.json) print(result);
       else process.stdout.write(`backup ${result.backupId} stored as ${result.key} (${result.size} bytes)\n`);
     });
@@ -83,31 +98,37 @@ export function registerBackupCommands(program: Command): void {
     .option('--force', 'replace an existing {DB_PATH}.restore.{ID}')
     .option('--queue', 'enqueue into the running service instead of running here')
     .option('--json', 'print the result as JSON')
-    .action(async (options: { id: string; force?: boolean; queue?: boolean; json?: boolean }) => {
+    .option('--passphrase-file <file>', 'the passphrase of a passphrase backup, in <file> (`-`: standard input)')
+    .option('--identity-file <file>', 'age identities (age-keygen output) for a public-key backup; only without --queue')
+    .option('--target <dir>', 'archives: restore into this new directory instead of {STATE_DIR}/restore/{ID} (with --queue, on the worker\'s host)')
+    .action(async (options: { id: string; force?: boolean; queue?: boolean; json?: boolean; passphraseFile?: string; identityFile?: string; target?: string }) => {
       if (!isBackupId(options.id)) throw new UsageError(`--id: not a backup id: expected YYYYMMDDTHHMMSSZ-xxxxxxxx`);
       const config = loadCliConfig({ database: true });
-      const data = { backupId: options.id, ...(options.force ? { force: true } : {}) };
-      const result = await runOperation<typeof data, RestoreResult>(config, options, restore, data, enqueueRestore);
+      const secrets = await readCliSecrets(options);
+      const data: RestoreJobData = { backupId: options.id, ...(options.force ? { force: true } : {}), ...(options.target ? { target: resolve(options.target) } : {}) };
+      const result = await runOperation<RestoreJobData, RestoreResult>(config, options, restore, data, 'enqueueRestore', secrets);
       if (options.json) print(result);
+      else if (result.archive) printArchiveRestore(result);
       else printSwapSteps(config.dbPath!, result);
     });
 
   group.command('prune')
     .description('apply the retention policy')
     .option('--dry-run', 'say what would be deleted, delete nothing')
-    .option('--at <iso-time>', 'plan as of this time instead of now')
+    .option('--at <iso-time>', 'plan as of this UTC time instead of now (2026-11-20T12:00:00Z, or a date: 2026-11-20)')
     .option('--force', 'prune even when no backup falls in any retention window')
     .option('--queue', 'enqueue into the running service instead of running here')
     .option('--json', 'print {kept, deleted, dryRun}')
     .action(async (options: { dryRun?: boolean; at?: string; force?: boolean; queue?: boolean; json?: boolean }) => {
-      if (options.at !== undefined && Number.isNaN(Date.parse(options.at))) throw new UsageError(`--at: not an ISO time: ${options.at}`);
+      const at = options.at === undefined ? undefined : parseIsoTime(options.at);
+      if (at === null) throw new UsageError(`--at: not an ISO 8601 UTC time: ${options.at} (e.g. 2026-11-20T12:00:00Z, or a date: 2026-11-20)`);
       const config = loadCliConfig();
       const data = {
         dryRun: options.dryRun === true,
-        ...(options.at ? { at: new Date(options.at).toISOString() } : {}),
+        ...(at ? { at: at.toISOString() } : {}),
         ...(options.force ? { force: true } : {}),
       };
-      const result = await runOperation<typeof data, PruneResult>(config, options, prune, data, enqueuePrune);
+      const result = await runOperation<typeof data, PruneResult>(config, options, prune, data, 'enqueuePrune');
       if (options.json) print({ kept: result.kept, deleted: result.deleted, dryRun: result.dryRun, reasons: result.reasons, ...(result.skippedReason ? { skippedReason: result.skippedReason } : {}) });
       else printPruneResult(result);
     });

@@ -28,17 +28,24 @@ export function printSwapSteps(dbPath: string, result: RestoreResult): void {
   out('To put it in place:');
   out('  1. stop the application that uses the database');
   out(`  2. mv ${shellQuote(dbPath)} ${shellQuote(`${dbPath}.old`)} && mv ${shellQuote(result.path)} ${shellQuote(dbPath)}`);
-  out(`     (also move away any ${shellQuote(`${dbPath}-wal`)} and ${shellQuote(`${dbPath}-shm`)} left by the old database)`);
+  // SQLite pairs "X-wal" with "X": a stale -wal left under the live name would be replayed into the
+  // restored file, and one renamed any other way than "X.old-wal" is lost to the old database.
+  out(`     if the old database left a -wal or -shm file, move it along with the database before starting:`);
+  out(`     mv ${shellQuote(`${dbPath}-wal`)} ${shellQuote(`${dbPath}.old-wal`)}; mv ${shellQuote(`${dbPath}-shm`)} ${shellQuote(`${dbPath}.old-shm`)}`);
   out('  3. start the application again; keep the .old file until you are sure');
 }
 
-/** printPruneResult lists what was kept (and by which rule) and what was or would be deleted. */
+/**
+ * printPruneResult lists what was kept, each with the rules that kept it, and what was or would be
+ * deleted. Why nothing was deleted comes last, where the eye lands after a long list.
+ */
 export function printPruneResult(result: PruneResult): void {
-  if (result.skippedReason) out(`nothing deleted: ${result.skippedReason}`);
   out(`kept (${result.kept.length}):`);
   for (const id of result.kept) out(`  ${id}  ${(result.reasons[id] ?? []).join(', ')}`);
   out(`${result.dryRun ? 'would delete' : 'deleted'} (${result.deleted.length}):`);
   for (const id of result.deleted) out(`  ${id}`);
+  if (result.skippedReason) out(result.skippedReason);
+  else if (result.dryRun) out('dry run: nothing was deleted');
 }
 
 function shellQuote(value: string): string {

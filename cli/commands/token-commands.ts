@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { ROLES, TokenStore, type Role } from '../../src/auth/token-store.js';
 import { UsageError } from '../exit-codes.js';
+import { formatTable } from '../print-table.js';
 import { loadCliConfig } from '../runtime.js';
 
 /** registerTokenCommands adds `snapkeep token create|list|revoke` and `snapkeep key generate`. */
@@ -33,13 +34,13 @@ export function registerTokenCommands(program: Command): void {
     });
 
   token.command('list')
-    .description('list tokens by name and role')
-    .option('--json', 'print JSON')
+    .description('list tokens by name and role (never the tokens themselves)')
+    .option('--json', 'print {tokens: [{name, role, createdAt}]}')
     .action((options: { json?: boolean }) => {
       const tokens = withStore((store) => store.list());
       if (options.json) { process.stdout.write(`${JSON.stringify({ tokens }, null, 2)}\n`); return; }
-      if (tokens.length === 0) process.stdout.write('no tokens\n');
-      for (const t of tokens) process.stdout.write(`${t.name.padEnd(24)} ${t.role.padEnd(10)} ${t.createdAt}\n`);
+      if (tokens.length === 0) { process.stdout.write('no tokens\n'); return; }
+      process.stdout.write(`${formatTable(['NAME', 'ROLE', 'CREATED (UTC)'], tokens.map((t) => [t.name, t.role, t.createdAt]))}\n`);
     });
 
   token.command('revoke')

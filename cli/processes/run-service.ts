@@ -1,9 +1,13 @@
 import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
+import { answerClientErrors } from '../../src/api/answer-client-errors.js';
+import { passphraseSealer } from '../../src/age/passphrase-sealer.js';
 import { createApp } from '../../src/api/create-app.js';
 import { TokenStore } from '../../src/auth/token-store.js';
 import type { Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/logging/create-logger.js';
+import { listBackups } from '../../src/backups/list-backups.js';
+import { jobStatsKey, jobStatsRecorder, seedLastSuccessfulBackup } from '../../src/metrics/job-stats.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/queue/embedded-redis.js';
 import { createRedisConnection, describeRedisTarget, waitUntilReady, type RedisTarget } from '../../src/queue/redis-connection.js';
 import { createQueues } from '../../src/queue/queues.js';
@@ -48,7 +52,15 @@ export async function runService(role: ServiceRole, config: Config): Promise<voi
 
   let workers: RunningWorkers | undefined;
   if (role !== 'api') {
-    if (store) workers = await startWorkers({ config, store, queues, logger, connect });
+    if (store) {
+      // Job metrics go to Redis, not this process's memory: an `api` process elsewhere serves /metrics.
+      const statsKey = jobStatsKey(queues);
+      workers = await startWorkers({ config, store, queues, logger, connect, onJobFinished: jobStatsRecorder(producer, statsKey, logger) });
+      void seedLastSuccessfulBackup(producer, statsKey, async () => {
+        const [newest] = await listBackups(store);
+        return newest ? new Date(newest.createdAt) : undefined;
+      }, logger);
+    }
     else logger.warn('backups are disabled (BACKUP_S3_ENDPOINT and BACKUP_LOCAL_DIR are unset): no worker started');
   }
 
@@ -56,11 +68,14 @@ export async function runService(role: ServiceRole, config: Config): Promise<voi
   let tokens: TokenStore | undefined;
   if (role !== 'worker') {
     tokens = new TokenStore(config.stateDir);
-    const app = createApp({ queues, redis: producer, store, tokens, logger });
+    // Passphrases are sealed for the live workers before they reach Redis (issue 7).
+    const sealPassphrase = passphraseSealer(producer, config);
+    const app = createApp({ queues, redis: producer, store, tokens, logger, sealPassphrase });
     server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.port, config.host, () => resolve(s));
-      s.once('error', reject);
+      // Express 5 hands a listen error (EADDRINUSE) to this callback instead of emitting it.
+      const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
     });
+    answerClientErrors(server);
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     logger.info('api listening', { url: `http://${config.host}:${port}`, dashboard: `http://${config.host}:${port}/admin/queues` });

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator } from 'express-rate-limit';
 import type { Role, TokenInfo, TokenStore } from '../auth/token-store.js';
 import { ApiError } from './http-errors.js';
 
@@ -38,6 +38,7 @@ export function requireToken(tokens: TokenStore, roles: readonly Role[], scheme:
     const presented = scheme === 'Bearer' ? bearerToken(req) : basicPassword(req);
     const info = presented === null ? null : tokens.verify(presented);
     if (!info) {
+      req.authFailures?.record(req);
       next(new ApiError(401, 'unauthorized', presented === null ? 'a token is required' : 'the token is not valid', { 'WWW-Authenticate': challenge }));
       return;
     }
@@ -51,17 +52,63 @@ export function requireToken(tokens: TokenStore, roles: readonly Role[], scheme:
 }
 
 /**
- * limitFailedAuth slows token guessing: each client gets a budget of rejected tokens per window;
- * requests with a valid token do not spend it.
+ * AuthFailureRecorder is how requireToken tells the failed-auth limit in front of it about a
+ * rejected token: only rejections are counted, at the moment they happen.
+ */
+interface AuthFailureRecorder {
+  record(req: Request): void;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    authFailures?: AuthFailureRecorder;
+  }
+}
+
+// Clients remembered at most; past it the oldest entries go first (an attacker with many addresses).
+const MAX_TRACKED_CLIENTS = 100_000;
+
+/**
+ * limitFailedAuth slows token guessing: each client (its IP address; an IPv6 /56 counts as one)
+ * gets a budget of rejected tokens per window; a client over budget is answered 429 on every
+ * request until its window ends. Requests with a valid token never touch the budget, however many
+ * run at once: express-rate-limit's skipSuccessfulRequests counted each request when it arrived and
+ * gave it back when it ended, so 32 concurrent valid polls exhausted a budget of 30.
  */
 export function limitFailedAuth(options: { windowMs?: number; limit?: number } = {}): RequestHandler {
-  return rateLimit({
-    windowMs: options.windowMs ?? 60_000,
-    limit: options.limit ?? 30,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: (_req, res) => res.statusCode !== 401,
-    handler: (_req, _res, next) => next(new ApiError(429, 'too_many_requests', 'too many requests with invalid tokens; try again later')),
-  });
+  const windowMs = options.windowMs ?? 60_000;
+  const limit = options.limit ?? 30;
+  const failures = new Map<string, { count: number; resetAt: number }>();
+  const clientKey = (req: Request): string => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+  const recorder: AuthFailureRecorder = {
+    record(req) {
+      const key = clientKey(req);
+      const now = Date.now();
+      const entry = failures.get(key);
+      if (entry && entry.resetAt > now) {
+        entry.count++;
+        return;
+      }
+      failures.delete(key);
+      if (failures.size >= MAX_TRACKED_CLIENTS) {
+        for (const [k, e] of failures) if (e.resetAt <= now) failures.delete(k);
+        while (failures.size >= MAX_TRACKED_CLIENTS) failures.delete(failures.keys().next().value!);
+      }
+      failures.set(key, { count: 1, resetAt: now + windowMs });
+    },
+  };
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (failures.size > 0) {
+      const key = clientKey(req);
+      const entry = failures.get(key);
+      if (entry && entry.resetAt <= Date.now()) failures.delete(key);
+      else if (entry && entry.count >= limit) {
+        res.setHeader('Retry-After', String(Math.max(1, Math.ceil((entry.resetAt - Date.now()) / 1000))));
+        next(new ApiError(429, 'too_many_requests', 'too many requests with invalid tokens; try again later'));
+        return;
+      }
+    }
+    req.authFailures = recorder;
+    next();
+  };
 }

@@ -32,6 +32,17 @@ const BODY_ERRORS: Record<string, [number, string, string]> = {
   'request.aborted': [400, 'request_aborted', 'the request was aborted'],
 };
 
+/**
+ * isRedisUnavailable recognises ioredis refusing a command because Redis is unreachable: the API's
+ * fail-fast client (no offline queue) or a client that ran out of retries. That is a 503, not a bug.
+ */
+function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name === 'MaxRetriesPerRequestError'
+    || err.message.startsWith("Stream isn't writeable")
+    || err.message === 'Connection is closed.';
+}
+
 /** errorHandler answers every error as `{error: {code, message}}`; only the unexpected is a 500, and it is logged. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
@@ -46,6 +57,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       status = STATUS_BY_CODE[err.code] ?? 500;
       code = err.code;
       message = err.message;
+    } else if (isRedisUnavailable(err)) {
+      [status, code, message] = [503, 'queue_unavailable', 'the job queue (Redis) is unreachable; try again shortly'];
     } else if (bodyError) {
       [status, code, message] = bodyError;
     } else if (typeof err === 'object' && err !== null && (err as { status?: number }).status === 400) {

@@ -21,6 +21,16 @@ const hashToken = (token: string): string => createHash('sha256').update(token, 
  */
 export class TokenStore {
   private readonly db: Database.Database;
+  private readonly lookup: Database.Statement<[string], TokenInfo>;
+  private readonly dataVersion: Database.Statement<[], number>;
+  /**
+   * Tokens seen valid, by hash: every API request checks its token, and a SQLite query per request
+   * (prepared anew each time, before) was most of the cost of a poll. Emptied whenever the database
+   * changes: another process (`snapkeep token revoke`) changes PRAGMA data_version, this one's own
+   * create and revoke clear it themselves, so a revoked token is refused on the next request.
+   */
+  private readonly valid = new Map<string, TokenInfo>();
+  private seenDataVersion = -1;
 
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -33,6 +43,8 @@ export class TokenStore {
       hash TEXT NOT NULL UNIQUE,
       created_at TEXT NOT NULL
     )`);
+    this.lookup = this.db.prepare<[string], TokenInfo>('SELECT name, role, created_at AS createdAt FROM tokens WHERE hash = ?');
+    this.dataVersion = this.db.prepare<[], number>('PRAGMA data_version').pluck();
   }
 
   /** create makes a new token and returns it; it is shown once and cannot be read back. */
@@ -46,14 +58,27 @@ export class TokenStore {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new Error(`a token named "${name}" already exists`);
       throw err;
     }
+    this.valid.clear();
     return token;
   }
 
   /** verify returns the token's owner, or null; the lookup is by hash, so timing tells nothing of the token. */
   verify(token: string): TokenInfo | null {
     if (token.length === 0 || token.length > 200) return null;
-    const row = this.db.prepare('SELECT name, role, created_at AS createdAt FROM tokens WHERE hash = ?').get(hashToken(token));
-    return (row as TokenInfo | undefined) ?? null;
+    const version = this.dataVersion.get()!;
+    if (version !== this.seenDataVersion) {
+      this.valid.clear();
+      this.seenDataVersion = version;
+    }
+    const hash = hashToken(token);
+    const cached = this.valid.get(hash);
+    if (cached) return cached;
+    const row = this.lookup.get(hash);
+    if (!row) return null;
+    // Only valid tokens are kept (a guesser cannot fill the map), and there are few of them.
+    const info: TokenInfo = { name: row.name, role: row.role, createdAt: row.createdAt };
+    if (this.valid.size < 1000) this.valid.set(hash, info);
+    return info;
   }
 
   list(): TokenInfo[] {
@@ -62,7 +87,9 @@ export class TokenStore {
 
   /** revoke removes a token by name; false when there was none. */
   revoke(name: string): boolean {
-    return this.db.prepare('DELETE FROM tokens WHERE name = ?').run(name).changes > 0;
+    const removed = this.db.prepare('DELETE FROM tokens WHERE name = ?').run(name).changes > 0;
+    this.valid.clear();
+    return removed;
   }
 
   close(): void {

@@ -10,21 +10,24 @@ import type { Queues } from '../queue/queues.js';
  * (HINCRBY), survive restarts of any process, and cost one HGETALL per scrape.
  */
 
+/** JobOutcome is how a job ended: completed, or failed after its last attempt. */
 export type JobOutcome = 'completed' | 'failed';
+/** JOB_OUTCOMES lists every JobOutcome, so each counter shows both, zeros included. */
 export const JOB_OUTCOMES: readonly JobOutcome[] = ['completed', 'failed'];
 
-/** Upper bounds of the duration histograms, in seconds: a small database takes a second, a large one an hour. */
+/** DURATION_BUCKETS_SECONDS are the duration histograms' upper bounds, in seconds: a small database takes a second, a large one an hour. */
 export const DURATION_BUCKETS_SECONDS: readonly number[] = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200];
 
-/** Upper bounds of the backup size histogram, in bytes: 64 KiB up to 64 GiB, by powers of 4. */
+/** SIZE_BUCKETS_BYTES are the backup size histogram's upper bounds, in bytes: 64 KiB up to 64 GiB, by powers of 4. */
 export const SIZE_BUCKETS_BYTES: readonly number[] = Array.from({ length: 11 }, (_, i) => 64 * 1024 * 4 ** i);
 
-/** The histograms kept in the hash: field prefix and bucket bounds. */
+/** HISTOGRAMS are the histograms kept in the hash: field prefix and bucket bounds of each. */
 export const HISTOGRAMS = {
   backupDuration: { field: 'duration:backup', buckets: DURATION_BUCKETS_SECONDS },
   restoreDuration: { field: 'duration:restore', buckets: DURATION_BUCKETS_SECONDS },
   backupSize: { field: 'size:backup', buckets: SIZE_BUCKETS_BYTES },
 } as const;
+/** HistogramName names one of HISTOGRAMS. */
 export type HistogramName = keyof typeof HISTOGRAMS;
 
 /** HistogramCounts is one histogram as stored: per-bucket (not cumulative) counts, sum and count. */
@@ -152,4 +155,17 @@ export function jobStatsRecorder(redis: Redis, key: string, logger: Logger): (qu
     recordJobFinished(redis, key, { queue, outcome, result, durationMs })
       .catch((err: unknown) => logger.warn('could not record job metrics', { queue, outcome, error: err instanceof Error ? err.message : String(err) }));
   };
+}
+
+/**
+ * seedLastSuccessfulBackup raises the shared last-success time to the newest backup in the store.
+ * A worker calls it at start, in the background: one listing, and it never delays or fails the start.
+ */
+export async function seedLastSuccessfulBackup(redis: Redis, key: string, listNewest: () => Promise<Date | undefined>, logger: Logger): Promise<void> {
+  try {
+    const newest = await listNewest();
+    if (newest) await noteSuccessfulBackup(redis, key, newest);
+  } catch (err) {
+    logger.warn('could not read the newest backup for metrics', { error: err instanceof Error ? err.message : String(err) });
+  }
 }

@@ -17,7 +17,7 @@ export interface MetricJson {
 /** QueueCounts is BullMQ's getJobCounts() per queue. */
 export type QueueCounts = Record<QueueName, Record<string, number>>;
 
-/** The BullMQ states the queue-depth gauge reports. */
+/** QUEUE_STATES are the BullMQ states the queue-depth gauge reports. */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
 
 const OUTCOME_COUNTERS: Array<{ queue: QueueName; name: string; help: string }> = [

@@ -45,6 +45,11 @@ export async function startEmbeddedRedis(stateDir: string, logger: Logger): Prom
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // However this process ends (a failed start such as a port in use, an uncaught error), the server
+  // must not outlive it: a child is not killed with its parent. A signal is all 'exit' allows.
+  const killOnExit = (): void => { if (child.exitCode === null) child.kill('SIGTERM'); };
+  process.once('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
 
   await waitForSocket(socketPath, exited, () => stderr);
   logger.info('embedded redis started', { socket: socketPath, pid: child.pid });

@@ -14,7 +14,9 @@ export interface EnqueuedJob {
  */
 export async function enqueueBackup(queues: Queues, data: BackupJobData): Promise<EnqueuedJob> {
   const ownId = `backup-${randomUUID()}`;
-  const job = await queues.backup.add('backup', data, { jobId: ownId, deduplication: { id: BACKUP_DEDUPLICATION_ID } });
+  // A passphrase backup never joins another request, nor is joined: each is locked its own way.
+  const joinable = data.sealedPassphrase === undefined ? { deduplication: { id: BACKUP_DEDUPLICATION_ID } } : {};
+  const job = await queues.backup.add('backup', data, { jobId: ownId, ...joinable });
   return { jobId: job.id!, deduplicated: job.id !== ownId };
 }
 

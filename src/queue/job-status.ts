@@ -31,9 +31,12 @@ function candidateQueues(queues: Queues, jobId: string): Queues['all'] {
 /** findJobStatus looks a job up in every queue; null when no queue knows it. */
 export async function findJobStatus(queues: Queues, jobId: string): Promise<JobStatus | null> {
   for (const { name, queue } of candidateQueues(queues, jobId)) {
+    // The state before the job: read the other way round, a job that finished in between showed
+    // `completed` with the result it had before completing (none), and a poller took that as final.
+    const state = await queue.getJobState(jobId);
+    if (state === 'unknown') continue;
     const job = (await queue.getJob(jobId)) as Job | undefined;
     if (!job) continue;
-    const state = await job.getState();
     return {
       id: job.id!,
       queue: name,

@@ -17,6 +17,11 @@ export interface JobProgress {
 
 export interface BackupJobData {
   trigger: 'api' | 'cli' | 'schedule';
+  /**
+   * A passphrase for an age backup, sealed to the live workers' ephemeral keys (src/age): never the
+   * passphrase itself, which must not reach Redis.
+   */
+  sealedPassphrase?: string;
 }
 
 export interface BackupResult {
@@ -27,12 +32,16 @@ export interface BackupResult {
   createdAt: string;
   durationMs: number;
   kind: 'database' | 'archive';
-  encryption: 'master-key' | 'age';
+  encryption: 'master-key' | 'passphrase' | 'public-key';
 }
 
 export interface RestoreJobData {
   backupId: string;
   force?: boolean;
+  /** A passphrase backup's passphrase, sealed like BackupJobData's. */
+  sealedPassphrase?: string;
+  /** Archives only: the new directory to restore into (default `{STATE_DIR}/restore/{id}`); it must not exist. */
+  target?: string;
 }
 
 export interface RestoreResult {
@@ -41,8 +50,17 @@ export interface RestoreResult {
   path: string;
   size: number;
   durationMs: number;
-  /** Which master key opened it: 0 is MASTER_KEY, n is the nth of MASTER_KEY_PREVIOUS. */
-  keyIndex: number;
+  /** Which master key opened it: 0 is MASTER_KEY, n is the nth of MASTER_KEY_PREVIOUS; absent for age backups. */
+  keyIndex?: number;
+  /** Archives: `path` is the restored directory; what it holds and where each part belongs. */
+  archive?: RestoredArchive;
+}
+
+/** RestoredArchive summarises an archive restore: counts, the moves in safe order, what the backup left out. */
+export interface RestoredArchive {
+  files: number;
+  moves: Array<{ from: string; to: string; group: string }>;
+  skipped: Array<{ path: string; reason: string }>;
 }
 
 export interface PruneJobData {
@@ -56,7 +74,10 @@ export interface PruneResult {
   kept: string[];
   deleted: string[];
   dryRun: boolean;
-  /** For each kept id, the rules that kept it (`daily 2026-11-21`, `weekly 2026-W47`, `newest`, `future`). */
+  /**
+   * For each kept id, the rules that kept it (`daily 2026-11-21`, `weekly 2026-W47`, `newest`, `future`),
+   * or `restoring` for a backup the policy would delete but an unfinished restore job needs.
+   */
   reasons: Record<string, string[]>;
   /** Why nothing was deleted, when a safety rail stopped the prune. */
   skippedReason?: string;

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { reapplyV8Flags } from '../v8-flags.js';
 import type { SqliteTask, SqliteThreadReply } from './sqlite-thread.js';
 
 /** SqliteThreadError is a failure reported by SQLite inside the thread, with its result code. */
@@ -22,6 +23,8 @@ export class SqliteThreadError extends Error {
 export function runSqliteThread(task: SqliteTask): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const worker = startThread(task);
+    // The thread's start reset V8's flags to the command line's; the CLI sets one at run time.
+    worker.once('online', reapplyV8Flags);
     let settled = false;
     worker.once('message', (reply: SqliteThreadReply) => {
       settled = true;

@@ -28,10 +28,21 @@ export type SqliteThreadReply =
   | { ok: true; lines: string[] }
   | { ok: false; message: string; code: string | null };
 
+/**
+ * setSmallCache gives the connection SQLite's stock 2 MB page cache. better-sqlite3 builds SQLite
+ * with 16 MB (SQLITE_DEFAULT_CACHE_SIZE=-16000), which VACUUM INTO also gives the file it writes:
+ * 32 MB of peak memory that bought no speed on a one-pass copy or check (the sqlite3 shell, with
+ * 2 MB, is as fast).
+ */
+function setSmallCache(db: Database.Database): void {
+  db.pragma('cache_size = -2000');
+}
+
 function vacuumInto(task: VacuumIntoTask): string[] {
   // Read-only: the snapshot must never write to, checkpoint or change the live database.
   const db = new Database(task.dbPath, { readonly: true, fileMustExist: true, timeout: task.busyTimeoutMs });
   try {
+    setSmallCache(db);
     db.prepare('VACUUM INTO ?').run(task.outputPath);
     return [];
   } finally {
@@ -42,6 +53,7 @@ function vacuumInto(task: VacuumIntoTask): string[] {
 function integrityCheck(task: IntegrityCheckTask): string[] {
   const db = new Database(task.path, { readonly: true, fileMustExist: true });
   try {
+    setSmallCache(db);
     return db.prepare('PRAGMA integrity_check').pluck().all().map(String);
   } finally {
     db.close();

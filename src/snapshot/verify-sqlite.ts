@@ -52,7 +52,7 @@ export function readSqlitePrefix(head: Buffer): SqlitePrefix {
   const rawPageSize = head.readUInt16BE(16);
   const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
   const pages = head.readUInt32BE(28);
-  // The page count is only valid when "version-valid-for" matches the change counter (SQLite file format 1.3.8).
+  // The file format's rule: the in-header page count holds only when "version-valid-for" equals the change counter.
   const countValid = pages > 0 && head.readUInt32BE(92) === head.readUInt32BE(24);
   return { kind: 'header', pageSize, expectedSize: countValid ? pages * pageSize : null };
 }

@@ -23,7 +23,7 @@ export function guardBody(body: Readable, signal: AbortSignal | undefined): Guar
   async function* chunks(): AsyncGenerator<Buffer, void, undefined> {
     try {
       for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-        yield typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
+        yield toBuffer(chunk as string | Uint8Array);
       }
     } catch (error) {
       bodyError = error instanceof Error ? error : new Error(String(error));
@@ -39,4 +39,14 @@ export function guardBody(body: Readable, signal: AbortSignal | undefined): Guar
       if (!body.destroyed && !body.readableEnded) body.destroy(error);
     },
   };
+}
+
+/**
+ * toBuffer views a chunk as a Buffer without copying it (Buffer.from(uint8Array) copies: a second
+ * copy of every byte uploaded, and twice the garbage for the collector).
+ */
+function toBuffer(chunk: string | Uint8Array): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk);
+  if (Buffer.isBuffer(chunk)) return chunk;
+  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }

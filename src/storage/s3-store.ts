@@ -38,6 +38,8 @@ export interface S3StoreOptions {
 }
 
 const MiB = 1024 * 1024;
+// Failed uploads remembered for another abort; past this many, only the bucket's lifecycle rule helps.
+const MAX_UNABORTED = 100;
 
 /**
  * S3BackupStore keeps backups as objects under a prefix of an S3-compatible bucket. Uploads stream
@@ -54,14 +56,19 @@ export class S3BackupStore implements BackupStore {
   private readonly listPageSize: number;
   private readonly deleteBatchSize: number;
   private readonly logger: S3StoreOptions['logger'];
+  /**
+   * Failed uploads whose abort failed too (the store was down), by upload id: aborted after the next
+   * successful upload, so that a retried backup leaves no open upload behind once the store is back.
+   */
+  private readonly unaborted = new Map<string, string>();
 
   constructor(config: S3StoreConfig, options: S3StoreOptions = {}) {
     this.bucket = config.bucket;
     this.prefix = config.prefix;
-    this.partSize = options.partSize ?? 16 * MiB;
+    this.partSize = options.partSize ?? 8 * MiB;
     // S3 refuses parts under 5 MiB (but the last); lib-storage would only say so at the first put.
     if (this.partSize < 5 * MiB) throw new RangeError(`partSize must be at least 5 MiB, not ${this.partSize} bytes`);
-    this.queueSize = options.queueSize ?? 4;
+    this.queueSize = options.queueSize ?? 2;
     this.listPageSize = Math.min(options.listPageSize ?? 1000, 1000);
     this.deleteBatchSize = Math.min(options.deleteBatchSize ?? 1000, 1000);
     this.logger = options.logger;
@@ -108,6 +115,8 @@ export class S3BackupStore implements BackupStore {
       const onProgress = options.onProgress;
       if (onProgress) upload.on('httpUploadProgress', (progress) => { if (progress.loaded !== undefined) onProgress(progress.loaded); });
       await upload.done();
+      // The store answers again: now the uploads that failed while it was away can be aborted.
+      await this.retryUnabortedUploads();
       return { name, size, lastModified: new Date() };
     } catch (error) {
       const failure = guarded.error ?? translateS3Error(error, { bucket: this.bucket, name });
@@ -214,11 +223,23 @@ export class S3BackupStore implements BackupStore {
     try {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
     } catch (error) {
-      if ((error as { name?: string }).name === 'NoSuchUpload') return;
-      this.logger?.warn('could not abort a failed multipart upload; a bucket lifecycle rule must remove it', {
-        bucket: this.bucket, key, uploadId, error: coerceError(error).message,
-      });
+      if ((error as { name?: string }).name !== 'NoSuchUpload') {
+        if (!this.unaborted.has(uploadId)) {
+          this.logger?.warn('could not abort a failed multipart upload; it is tried again after the next successful upload (a bucket lifecycle rule must remove it if this process stops first)', {
+            bucket: this.bucket, key, uploadId, error: coerceError(error).message,
+          });
+        }
+        // Bounded: a store down for days must not grow this without end; the lifecycle rule is the backstop.
+        if (this.unaborted.size < MAX_UNABORTED) this.unaborted.set(uploadId, key);
+        return;
+      }
     }
+    this.unaborted.delete(uploadId);
+  }
+
+  /** retryUnabortedUploads aborts, once more, the failed uploads that could not be aborted at the time. */
+  private async retryUnabortedUploads(): Promise<void> {
+    for (const [uploadId, key] of [...this.unaborted]) await this.abortUpload(key, uploadId);
   }
 }
 

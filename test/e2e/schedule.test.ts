@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { Queue, type JobBase } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupResult, PruneResult } from '../../src/queue/job-types.js';
@@ -19,7 +19,7 @@ const SCHEDULED = 'repeat:scheduled-backup:';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The slot a scheduler-made job belongs to: its id is `repeat:scheduled-backup:{millis}`. */
-const slotOf = (job: JobBase): number => Number(job.id!.slice(SCHEDULED.length));
+const slotOf = (job: Job): number => Number(job.id!.slice(SCHEDULED.length));
 
 describe('schedule: two serve processes on one Redis', () => {
   let redis: TestRedis;
@@ -113,19 +113,20 @@ describe('schedule: two serve processes on one Redis', () => {
     // Every backup came from the scheduler, each from its own slot, the slots one period apart.
     expect(backups.every((j) => j.id!.startsWith(SCHEDULED))).toBe(true);
     const done = backups.filter((j) => j.finishedOn).sort((x, y) => slotOf(x) - slotOf(y));
+    expect(done.length).toBeGreaterThanOrEqual(5);
     const slots = done.map(slotOf);
     expect(slots.slice(1).map((s, i) => s - slots[i]!)).toEqual(slots.slice(1).map(() => EVERY_MS));
     // None lost: the first fires at once, then one per period until the processes stopped.
     const expected = Math.floor((stopped - slots[0]!) / EVERY_MS) + 1;
     expect(done.length).toBeGreaterThanOrEqual(expected - 1);
     expect(done.length).toBeLessThanOrEqual(expected);
-    expect(done.length).toBeGreaterThanOrEqual(5);
-    // Each backup was taken within its own period: none doubled into one, none run late.
+    // Each backup was taken in its own period, after its slot came (a loaded machine may start one
+    // late, but never early, and never twice: job ids are per slot).
     const results = done.map((j) => j.returnvalue as BackupResult);
     results.forEach((r, i) => {
       const taken = Date.parse(r.createdAt);
       expect(taken).toBeGreaterThanOrEqual(slots[i]! - 1000); // ids have whole seconds
-      expect(taken).toBeLessThan(slots[i]! + EVERY_MS);
+      expect(taken).toBeLessThan(slots[i]! + 2 * EVERY_MS);
     });
     const ids = results.map((r) => r.backupId);
     expect(new Set(ids).size).toBe(ids.length);
@@ -138,15 +139,17 @@ describe('schedule: two serve processes on one Redis', () => {
     expect(pruned.length).toBeGreaterThanOrEqual(ids.length - 1);
     // With the default policy each sweep deleted the day's older backups: what is left plus what
     // was deleted is exactly what was backed up, and the newest is still there.
-    const deleted = pruned.flatMap((j) => (j.returnvalue as PruneResult).deleted);
+    // Two sweeps may overlap (one per process) and delete the same backup: count each id once.
+    const deleted = new Set(pruned.flatMap((j) => (j.returnvalue as PruneResult).deleted));
     const left = await listStore();
     expect(left).toContain(ids.at(-1));
+    expect(left.filter((id) => deleted.has(id))).toEqual([]);
     expect([...left, ...deleted].sort()).toEqual([...ids].sort());
     expect(left.length).toBeLessThanOrEqual(3);
 
     const ranBy = (s: RunningService): number => s.logs().split('\n').filter((l) => l.includes('"backup completed"')).length;
     console.info(`schedule: ${done.length} backups in ${((stopped - slots[0]!) / 1000).toFixed(1)} s, slots ${slots.map((s) => s - slots[0]!).join(', ')} ms; `
-      + `prunes completed ${pruned.length}, deleted ${deleted.length}, left ${left.length}; by process: a ${ranBy(a)}, b ${ranBy(services.at(-2)!)} + ${ranBy(b)} after restart`);
+      + `prunes completed ${pruned.length}, deleted ${deleted.size}, left ${left.length}; by process: a ${ranBy(a)}, b ${ranBy(services.at(-2)!)} + ${ranBy(b)} after restart`);
   });
 
   it('runs no prune after a failed scheduled backup', async () => {

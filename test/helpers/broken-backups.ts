@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createEncryptStream } from '../../src/crypto/crbu-encrypt-stream.js';
@@ -141,6 +141,13 @@ export function strayFiles(dbPath: string, allowed: string[] = []): string[] {
   const own = basename(dbPath);
   const expected = new Set([own, `${own}-wal`, `${own}-shm`, ...allowed]);
   return readdirSync(dirname(dbPath)).filter((name) => !expected.has(name)).sort();
+}
+
+/** takeStrayFiles is strayFiles, removing what it found so that a later check starts clean. */
+export function takeStrayFiles(dbPath: string, allowed: string[] = []): string[] {
+  const found = strayFiles(dbPath, allowed);
+  for (const name of found) rmSync(join(dirname(dbPath), name), { recursive: true, force: true });
+  return found;
 }
 
 /** writeBytes writes a file in one go (a stand-in for what an operator left at a path). */

@@ -29,16 +29,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** startRedis runs redis-server on a free port with no persistence, and waits until it answers. */
-export async function startRedis(): Promise<TestRedis> {
+/**
+ * startRedis runs redis-server on a free port and waits until it answers. By default it keeps
+ * nothing on disk; `appendOnly` fsyncs every write to an append-only file that a restart (start()
+ * after stop(), even a SIGKILL) loads again, as the README recommends for production.
+ */
+export async function startRedis(options: { appendOnly?: boolean } = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'snapkeep-redis-'));
+  const persistence = options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      // Refused while the server starts: the catch below retries; without a listener ioredis prints it.
+      probe.on('error', () => undefined);
       try {
         await probe.connect();
         await probe.ping();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,6 +100,13 @@ export function temporaryLeftovers(stateDir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** takeTemporaryLeftovers is temporaryLeftovers, removing what it found so that a later check starts clean. */
+export function takeTemporaryLeftovers(stateDir: string): string[] {
+  const found = temporaryLeftovers(stateDir);
+  for (const name of found) rmSync(join(stateDir, 'tmp', name), { recursive: true, force: true });
+  return found;
 }
 
 /** CountingStore is a store that records every GET it passes on. */

@@ -12,7 +12,8 @@ export interface TestS3Server {
   endpoint: string;
   bucket: string;
   accessKeyId: 'S3RVER';
-  secretAccessKey: 'S3RVER';
+  /** `S3RVER` unless the test chose another (to grep for it, say); signatures are checked against it. */
+  secretAccessKey: string;
   /** Where s3rver keeps buckets: `{directory}/{bucket}/{key}._S3rver_object` holds an object's bytes. */
   directory: string;
   /** Every request received, for assertions on headers (checksums, Content-MD5). */
@@ -25,15 +26,16 @@ export interface TestS3Server {
  * one bucket. Shims (s3rver-shims.ts) make it check V4 signatures, serve ListMultipartUploads and
  * AbortMultipartUpload, and page ListObjectsV2, none of which s3rver 3.7 does on Node 20.
  */
-export async function startS3Server(options: { bucket?: string } = {}): Promise<TestS3Server> {
+export async function startS3Server(options: { bucket?: string; secretAccessKey?: string } = {}): Promise<TestS3Server> {
   const bucket = options.bucket ?? 'snapkeep-test';
+  const secretAccessKey = options.secretAccessKey ?? 'S3RVER';
   const directory = await mkdtemp(join(tmpdir(), 'snapkeep-s3rver-'));
   const server = new S3rver({ port: 0, address: '127.0.0.1', directory, silent: true, configureBuckets: [{ name: bucket }] });
   const requests: TestS3Server['requests'] = [];
   // Koa composes its middleware when it starts listening, so these can still be put in place.
   server.middleware.unshift(async (ctx, next) => {
     requests.push({ method: ctx.method, url: ctx.url, headers: ctx.headers });
-    if (!verifySignature(ctx, { S3RVER: 'S3RVER' })) return answerSignatureMismatch(ctx);
+    if (!verifySignature(ctx, { S3RVER: secretAccessKey })) return answerSignatureMismatch(ctx);
     if (!(await answerMultipartUploads(directory, ctx))) await next();
   });
   server.middleware.splice(server.middleware.length - 1, 0, pageListings);
@@ -42,7 +44,7 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
     endpoint: `http://127.0.0.1:${address.port}`,
     bucket,
     accessKeyId: 'S3RVER',
-    secretAccessKey: 'S3RVER',
+    secretAccessKey,
     directory,
     requests,
     async close() {

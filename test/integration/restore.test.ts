@@ -40,10 +40,13 @@ describe.each(['local', 's3'] as const)('restore from a %s store', (kind) => {
   });
 
   afterEach(() => {
-    // The live database is never written, whatever the restore did.
-    expect(liveDbState(ws.dbPath)).toEqual(before);
-    expect(temporaryLeftovers(ws.stateDir)).toEqual([]);
-    ws.cleanup();
+    try {
+      // The live database is never written, whatever the restore did.
+      expect(liveDbState(ws.dbPath)).toEqual(before);
+      expect(temporaryLeftovers(ws.stateDir)).toEqual([]);
+    } finally {
+      ws.cleanup();
+    }
   });
 
   it('restores a snapkeep backup beside DB_PATH: verified, mode 0600, every row', async () => {
@@ -94,6 +97,24 @@ describe.each(['local', 's3'] as const)('restore from a %s store', (kind) => {
     expect(strayFiles(ws.dbPath)).toEqual([]);
   });
 
+  it('removes its temporary file when aborted mid-download (worker shutdown)', async () => {
+    const id = newBackupIdLike();
+    const bytes = await encryptBuffer(KEY_A, image);
+    await putObject(ws.store, id, { bytes, metadata: snapkeepMetadata(KEY_A) });
+    const controller = new AbortController();
+    // Half the object, then a body that never ends: the abort is the only way out.
+    const stalled = countingStore(ws.store, async (_name, object) => {
+      object.body.destroy();
+      const body = new Readable({ read() {} });
+      body.push(bytes.subarray(0, bytes.length >> 1));
+      setTimeout(() => controller.abort(new Error('worker closing')), 100);
+      return { ...object, body };
+    });
+    const ctx = { ...jobContext(workspaceConfig(ws, { master: hex(KEY_A) }), stalled), signal: controller.signal };
+    await expect(restore({ backupId: id }, ctx)).rejects.toThrow();
+    expect(strayFiles(ws.dbPath)).toEqual([]);
+  });
+
   it('restores a backup made under an old key once it is in MASTER_KEY_PREVIOUS, and not before', async () => {
     const made = await backup({ trigger: 'cli' }, jobContext(workspaceConfig(ws, { master: hex(KEY_A) }), ws.store));
 
@@ -103,13 +124,15 @@ describe.each(['local', 's3'] as const)('restore from a %s store', (kind) => {
     expect(refused.retryable).toBe(false);
     expect(strayFiles(ws.dbPath)).toEqual([]);
 
-    const rotated = countingStore(ws.store);
-    const config = workspaceConfig(ws, { master: hex(KEY_B), previous: [hex(randomBytes(32)), hex(KEY_A)] });
-    const result = await restore({ backupId: made.backupId }, jobContext(config, rotated));
-    expect(result.keyIndex).toBe(2);
-    expect(readNotes(result.path)).toEqual(readNotes(ws.dbPath));
-    // The fingerprint in the metadata put KEY_A first: one download, not three.
-    expect(rotated.gets).toEqual([`${made.backupId}.crbu`]);
+    for (const [previous, keyIndex] of [[[KEY_A], 1], [[randomBytes(32), KEY_A], 2]] as const) {
+      const rotated = countingStore(ws.store);
+      const config = workspaceConfig(ws, { master: hex(KEY_B), previous: previous.map(hex) });
+      const result = await restore({ backupId: made.backupId, force: true }, jobContext(config, rotated));
+      expect(result.keyIndex).toBe(keyIndex);
+      expect(readNotes(result.path)).toEqual(readNotes(ws.dbPath));
+      // The fingerprint in the metadata put KEY_A first: one download, not one per key tried.
+      expect(rotated.gets).toEqual([`${made.backupId}.crbu`]);
+    }
   });
 
   it('tries every key in order when a backup records no fingerprint (other CRBU writers)', async () => {

@@ -105,13 +105,16 @@ describe('planRetention properties', () => {
     );
   });
 
-  it('never deletes the newest backup nor any backup later than now', () => {
+  it('never deletes the newest backup, the newest as of now, nor any backup later than now', () => {
     fc.assert(
       fc.property(scenario, (s) => {
         const p = plan(s);
         const reasons = reasonsOf(p);
         const newest = newestOf(s.backups);
-        if (newest) expect(reasons.get(newest.id)).toContain('newest');
+        if (newest) expect(reasons.has(newest.id)).toBe(true);
+        const newestPast = newestOf(s.backups.filter((b) => b.createdAt <= s.now));
+        if (newestPast) expect(reasons.get(newestPast.id)).toContain('newest');
+        expect([...reasons.values()].filter((rs) => rs.includes('newest'))).toHaveLength(newestPast ? 1 : 0);
         for (const b of s.backups) {
           if (b.createdAt > s.now) expect(reasons.get(b.id)).toContain('future');
           else expect(reasons.get(b.id) ?? []).not.toContain('future');
@@ -163,8 +166,8 @@ describe('planRetention properties', () => {
           const best = newestOf(past.filter((b) => b.createdAt.getTime() >= start && b.createdAt.getTime() < end));
           if (best) byRule.add(best.id);
         }
-        const newest = newestOf(all);
-        const rulesWouldDelete = all.filter((b) => !byRule.has(b.id) && b.createdAt <= s.now && b !== newest);
+        const newest = newestOf(past);
+        const rulesWouldDelete = past.filter((b) => !byRule.has(b.id) && b !== newest);
         if (s.dailyDays === 0 && s.weeklyWeeks === 0) {
           expect(p.delete).toEqual([]);
         } else if (byRule.size === 0 && !s.force) {

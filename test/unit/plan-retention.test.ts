@@ -191,9 +191,9 @@ const cases: Case[] = [
       '2026-03-08T02:00:00Z',
     ],
     keep: [
-      ['2026-03-12T02:00:00Z', ['future', 'newest']],
+      ['2026-03-12T02:00:00Z', ['future']],
       ['2026-03-11T12:00:05Z', ['future']],
-      ['2026-03-11T02:00:00Z', ['daily 2026-03-11', 'weekly 2026-W11']],
+      ['2026-03-11T02:00:00Z', ['daily 2026-03-11', 'weekly 2026-W11', 'newest']],
       ['2026-03-10T02:00:00Z', ['daily 2026-03-10']],
     ],
     delete: ['2026-03-11T01:00:00Z', '2026-03-09T02:00:00Z', '2026-03-08T02:00:00Z'],
@@ -245,22 +245,40 @@ const cases: Case[] = [
     name: 'safety rail: a future backup does not count as a backup in the window',
     now: WED,
     policy: DEFAULTS,
-    backups: ['2026-03-20T02:00:00Z', '2026-01-01T02:00:00Z'],
+    backups: ['2026-03-20T02:00:00Z', '2026-01-02T02:00:00Z', '2026-01-01T02:00:00Z'],
     keep: [
-      ['2026-03-20T02:00:00Z', ['future', 'newest']],
+      ['2026-03-20T02:00:00Z', ['future']],
+      ['2026-01-02T02:00:00Z', ['newest']],
       ['2026-01-01T02:00:00Z', ['safety rail']],
     ],
     delete: [],
     skippedReason: /^no backup in the last 7 days or 4 weeks/,
   },
   {
-    name: 'safety rail with force: only the future backup stays',
+    // A clock that ran ahead must not let a forced prune delete the last real backup: the newest as
+    // of now stays beside the future-stamped one.
+    name: 'safety rail with force: the future backup and the newest as of now stay',
     now: WED,
     policy: DEFAULTS,
     force: true,
-    backups: ['2026-03-20T02:00:00Z', '2026-01-01T02:00:00Z'],
-    keep: [['2026-03-20T02:00:00Z', ['future', 'newest']]],
+    backups: ['2026-03-20T02:00:00Z', '2026-01-02T02:00:00Z', '2026-01-01T02:00:00Z'],
+    keep: [
+      ['2026-03-20T02:00:00Z', ['future']],
+      ['2026-01-02T02:00:00Z', ['newest']],
+    ],
     delete: ['2026-01-01T02:00:00Z'],
+  },
+  {
+    name: 'every backup in the future: all stay, none is the newest as of now',
+    now: WED,
+    policy: DEFAULTS,
+    force: true,
+    backups: ['2026-03-20T02:00:00Z', '2026-03-12T02:00:00Z'],
+    keep: [
+      ['2026-03-20T02:00:00Z', ['future']],
+      ['2026-03-12T02:00:00Z', ['future']],
+    ],
+    delete: [],
   },
   {
     name: 'a lone old backup needs no rail: it is the newest',

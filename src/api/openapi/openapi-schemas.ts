@@ -4,14 +4,17 @@
  * (additionalProperties: false) so a leaked field shows up; job results are open, because a newer
  * worker may add fields that older clients must ignore.
  */
+/** JsonSchema is a JSON Schema object, kept loose: the document is data, checked by ajv in the tests. */
 export type JsonSchema = { [keyword: string]: unknown };
 
 const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra });
 const dateTime: JsonSchema = { type: 'string', format: 'date-time' };
 
+/** BACKUP_ID_PATTERN is the backup-id shape, `YYYYMMDDTHHMMSSZ-xxxxxxxx`, as a JSON Schema pattern. */
 export const BACKUP_ID_PATTERN = '^\\d{8}T\\d{6}Z-[0-9a-f]{8}$';
 
+/** SCHEMAS are the document's `components.schemas`, by name. */
 export const SCHEMAS: Record<string, JsonSchema> = {
   Error: {
     type: 'object',
@@ -41,11 +44,21 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       deduplicated: { type: 'boolean', description: 'Backups only: true when this request joined a backup already waiting or running.' },
     },
   },
-  CreateBackupRequest: { type: 'object', additionalProperties: false, properties: {}, description: 'No options: send `{}` or no body.' },
+  CreateBackupRequest: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'Send `{}` or no body for a backup under the master key (or BACKUP_AGE_RECIPIENTS).',
+    properties: {
+      passphrase: { type: 'string', minLength: 1, maxLength: 1024, description: 'Lock this backup with a passphrase: an age archive (`{id}.tar.age`) that `age -d` opens. Sealed for the live workers before it reaches Redis; 503 `no_worker` when none runs.' },
+    },
+  },
   RestoreRequest: {
     type: 'object',
     additionalProperties: false,
-    properties: { force: { type: 'boolean', description: 'Replace an existing `{DB_PATH}.restore.{id}`.' } },
+    properties: {
+      force: { type: 'boolean', description: 'Replace an existing `{DB_PATH}.restore.{id}`.' },
+      passphrase: { type: 'string', minLength: 1, maxLength: 1024, description: 'The passphrase of a passphrase backup, sealed like CreateBackupRequest\'s.' },
+    },
   },
   PruneRequest: {
     type: 'object',
@@ -65,7 +78,7 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       size: { type: 'integer', minimum: 0, description: 'Stored (encrypted) size in bytes.' },
       key: { type: 'string', description: 'The object name relative to BACKUP_S3_PREFIX.' },
       kind: { enum: ['database', 'archive'] },
-      encryption: { enum: ['master-key', 'age'] },
+      encryption: { enum: ['master-key', 'passphrase', 'public-key'] },
     },
   },
   BackupList: {
@@ -94,8 +107,8 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       databaseSize: { type: 'integer', minimum: 0 },
       createdAt: dateTime,
       durationMs: { type: 'integer', minimum: 0 },
-      kind: { enum: ['database', 'archive'] },
-      encryption: { enum: ['master-key', 'age'] },
+      kind: { type: 'string', examples: ['database', 'archive'] },
+      encryption: { type: 'string', examples: ['master-key', 'passphrase', 'public-key'] },
     },
   },
   RestoreResult: {
@@ -106,7 +119,16 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       path: { type: 'string', description: 'Where the verified restore was written, beside DB_PATH.' },
       size: { type: 'integer', minimum: 0 },
       durationMs: { type: 'integer', minimum: 0 },
-      keyIndex: { type: 'integer', minimum: 0, description: '0: MASTER_KEY opened it; n: the nth of MASTER_KEY_PREVIOUS.' },
+      keyIndex: { type: 'integer', minimum: 0, description: '0: MASTER_KEY opened it; n: the nth of MASTER_KEY_PREVIOUS. Absent for age backups.' },
+      archive: {
+        type: 'object',
+        description: 'Archives only: `path` is the new directory; what to move where, in the safe order.',
+        properties: {
+          files: { type: 'integer', minimum: 0 },
+          moves: { type: 'array', items: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' }, group: { type: 'string' } } } },
+          skipped: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, reason: { type: 'string' } } } },
+        },
+      },
     },
   },
   PruneResult: {

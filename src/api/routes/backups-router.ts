@@ -6,11 +6,15 @@ import { enqueueBackup, enqueuePrune, enqueueRestore, type EnqueuedJob } from '.
 import type { Queues } from '../../queue/queues.js';
 import type { BackupStore } from '../../storage/backup-store.js';
 import type { Logger } from '../../logging/create-logger.js';
+import type { SealPassphrase } from '../../age/passphrase-sealer.js';
 import { ApiError } from '../http-errors.js';
+import { sealRequestPassphrase } from '../seal-request-passphrase.js';
 import { validateBody } from '../validate.js';
 
-const createSchema = Joi.object({}).unknown(false);
-const restoreSchema = Joi.object({ force: Joi.boolean() }).unknown(false);
+// A passphrase is sealed for the workers before anything reaches Redis (issue 7); never logged.
+const passphrase = Joi.string().min(1).max(1024);
+const createSchema = Joi.object({ passphrase }).unknown(false);
+const restoreSchema = Joi.object({ force: Joi.boolean(), passphrase }).unknown(false);
 const pruneSchema = Joi.object({ dryRun: Joi.boolean().default(false), force: Joi.boolean() }).unknown(false);
 
 const accepted = (job: EnqueuedJob) => ({ jobId: job.jobId, statusUrl: `/api/jobs/${encodeURIComponent(job.jobId)}` });
@@ -19,7 +23,7 @@ const accepted = (job: EnqueuedJob) => ({ jobId: job.jobId, statusUrl: `/api/job
  * backupsRouter serves `/api/backups…`: it validates, enqueues and answers with a job id; the work
  * itself happens in a worker. With no store configured every call is 503 backups_disabled.
  */
-export function backupsRouter(deps: { store: BackupStore | undefined; queues: Queues; logger: Logger }): Router {
+export function backupsRouter(deps: { store: BackupStore | undefined; queues: Queues; logger: Logger; sealPassphrase?: SealPassphrase }): Router {
   const router = Router();
   const { queues, logger } = deps;
 
@@ -33,8 +37,9 @@ export function backupsRouter(deps: { store: BackupStore | undefined; queues: Qu
   const store = (): BackupStore => deps.store!;
 
   router.post('/', async (req, res) => {
-    validateBody(createSchema, req.body);
-    const job = await enqueueBackup(queues, { trigger: 'api' });
+    const body = validateBody(createSchema, req.body);
+    const sealed = await sealRequestPassphrase(deps.sealPassphrase, body.passphrase);
+    const job = await enqueueBackup(queues, { trigger: 'api', ...sealed });
     logger.info('backup requested', { jobId: job.jobId, deduplicated: job.deduplicated, by: req.token?.name });
     res.status(202).json({ ...accepted(job), deduplicated: job.deduplicated });
   });
@@ -54,7 +59,8 @@ export function backupsRouter(deps: { store: BackupStore | undefined; queues: Qu
   router.post('/:id/restore', async (req, res) => {
     const body = validateBody(restoreSchema, req.body);
     const backup = await findBackup(store(), req.params.id);
-    const job = await enqueueRestore(queues, { backupId: backup.id, ...(body.force ? { force: true } : {}) });
+    const sealed = await sealRequestPassphrase(deps.sealPassphrase, body.passphrase);
+    const job = await enqueueRestore(queues, { backupId: backup.id, ...(body.force ? { force: true } : {}), ...sealed });
     logger.info('restore requested', { jobId: job.jobId, backupId: backup.id, by: req.token?.name });
     res.status(202).json(accepted(job));
   });

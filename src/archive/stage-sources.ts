@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { SnapkeepError } from '../errors.js';
+import { unreadable, type SourceEntry } from './collect-sources.js';
+import type { SkippedEntry } from './manifest.js';
+
+/** StagedEntry is a source entry after staging: a file's bytes sit in the staging file at offset. */
+export interface StagedEntry extends SourceEntry {
+  size: number;
+  sha256?: string;
+  offset?: number;
+}
+
+/** StagedSources is every entry ready for the archive, and the files that vanished meanwhile. */
+export interface StagedSources {
+  entries: StagedEntry[];
+  skipped: SkippedEntry[];
+  bytes: number;
+}
+
+const CHUNK = 1024 * 1024;
+// O_NOFOLLOW: a file swapped for a symlink since the walk is not followed. O_NONBLOCK: one swapped
+// for a FIFO does not hang the open.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * stageSources copies every file's bytes once into stagingPath (which it creates, mode 0600),
+ * hashing them on the way: the manifest must come first in the archive, but a file's hash is
+ * known only once it is read, and the bytes archived must be exactly the bytes hashed, even if the
+ * file changes afterwards. Memory stays at one 1 MiB buffer whatever the file sizes.
+ */
+export async function stageSources(entries: readonly SourceEntry[], stagingPath: string, onProgress?: (bytes: number) => void): Promise<StagedSources> {
+  const staging = await open(stagingPath, 'wx', 0o600);
+  const buffer = Buffer.allocUnsafe(CHUNK);
+  const staged: StagedEntry[] = [];
+  const skipped: SkippedEntry[] = [];
+  let offset = 0;
+  try {
+    for (const entry of entries) {
+      if (entry.type !== 'file') {
+        staged.push({ ...entry, size: 0 });
+        continue;
+      }
+      const copied = await copyFile(entry, staging, offset, buffer);
+      if (!copied) {
+        skipped.push({ path: entry.sourcePath, reason: 'vanished during the backup' });
+        continue;
+      }
+      staged.push({ ...entry, ...copied, offset });
+      offset += copied.size;
+      onProgress?.(offset);
+    }
+    await staging.sync();
+  } finally {
+    await staging.close();
+  }
+  return { entries: staged, skipped, bytes: offset };
+}
+
+async function copyFile(entry: SourceEntry, staging: FileHandle, offset: number, buffer: Buffer): Promise<Pick<StagedEntry, 'size' | 'sha256' | 'mode' | 'mtime'> | null> {
+  let source: FileHandle;
+  try {
+    source = await open(entry.sourcePath, OPEN_FLAGS);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP') throw changed(entry.sourcePath);
+    throw unreadable(entry.sourcePath, error);
+  }
+  try {
+    const info = await source.stat();
+    if (!info.isFile()) throw changed(entry.sourcePath);
+    const hash = createHash('sha256');
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await source.read(buffer, 0, buffer.length, null).catch((error: unknown) => { throw unreadable(entry.sourcePath, error); });
+      if (bytesRead === 0) break;
+      const chunk = buffer.subarray(0, bytesRead);
+      hash.update(chunk);
+      await writeAll(staging, chunk, offset + size);
+      size += bytesRead;
+    }
+    // The mode and time of the bytes read, not of the earlier walk.
+    return { size, sha256: hash.digest('hex'), mode: info.mode & 0o7777, mtime: info.mtime };
+  } finally {
+    await source.close();
+  }
+}
+
+async function writeAll(file: FileHandle, chunk: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < chunk.length) {
+    const { bytesWritten } = await file.write(chunk, done, chunk.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+const changed = (path: string): SnapkeepError =>
+  new SnapkeepError('snapshot_failed', `${path} changed type while being backed up; try again`, { retryable: true });

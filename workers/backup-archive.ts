@@ -1,0 +1,130 @@
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import type { Readable, Transform } from 'node:stream';
+import { ageEncrypt, assertAgeRecipients } from '../src/age/age-encrypt.js';
+import { databaseArchivePath } from '../src/archive/archive-paths.js';
+import { buildManifest, hashDatabaseSnapshot } from '../src/archive/build-manifest.js';
+import { collectSources, type ProtectedPath } from '../src/archive/collect-sources.js';
+import { serializeManifest } from '../src/archive/manifest.js';
+import { stageSources } from '../src/archive/stage-sources.js';
+import { tarSizeEstimate, writeArchive } from '../src/archive/write-archive.js';
+import { backupObjectName, newBackupId, type BackupKind } from '../src/backups/backup-id.js';
+import type { Config } from '../src/config/config.js';
+import { createEncryptStream } from '../src/crypto/crbu-encrypt-stream.js';
+import { CRBU_HEADER_LENGTH, CRBU_TAG_LENGTH } from '../src/crypto/crbu-format.js';
+import { keyFingerprint } from '../src/crypto/derive-backup-key.js';
+import { SnapkeepError } from '../src/errors.js';
+import type { BackupJobData, BackupResult } from '../src/queue/job-types.js';
+import { snapshotDatabase } from '../src/snapshot/snapshot-database.js';
+import { temporaryPath } from '../src/snapshot/temporary-files.js';
+import { snapshotTempDir } from './backup.js';
+import type { JobContext } from './job-context.js';
+import { uploadEncrypted } from './upload-encrypted.js';
+
+/** Protection is who can open a backup: the master key, a passphrase, or the holders of age identities. */
+export type Protection = BackupResult['encryption'];
+
+/**
+ * isArchiveOrAgeBackup says whether a backup leaves the seed's path (a CRBU v1 database): with
+ * BACKUP_INCLUDE_PATHS it is an archive, with a passphrase or BACKUP_AGE_RECIPIENTS it is age.
+ */
+export { isArchiveOrAgeBackup } from './backup-kind.js';
+
+/**
+ * backupArchiveOrAge takes an archive or age backup: snapshot, then (for an archive) stage and
+ * hash the included paths, then stream the tar (manifest first) or the bare snapshot through CRBU
+ * v2 or age into the store. The snapshot and the 0600 staging file are removed whatever happens,
+ * as soon as the upload ends. A passphrase is opened from its sealed box in memory only.
+ */
+export async function backupArchiveOrAge(data: BackupJobData, ctx: JobContext): Promise<BackupResult> {
+  const { config } = ctx;
+  if (!config.dbPath) throw new SnapkeepError('invalid_config', 'DB_PATH is not set');
+  const protection: Protection = data.sealedPassphrase !== undefined ? 'passphrase' : config.ageRecipients.length > 0 ? 'public-key' : 'master-key';
+  // A passphrase always makes an archive: its manifest is what tells a restore what it holds.
+  const kind: BackupKind = config.includePaths.length > 0 || protection === 'passphrase' ? 'archive' : 'database';
+  if (protection === 'master-key' && !config.masterKey) throw new SnapkeepError('invalid_config', 'MASTER_KEY is not set');
+  if (protection === 'public-key') assertAgeRecipients(config.ageRecipients);
+  // Before any work: a request sealed for workers that are gone fails at once, with no retry.
+  const passphrase = data.sealedPassphrase !== undefined ? await openPassphrase(ctx, data.sealedPassphrase) : undefined;
+
+  const started = Date.now();
+  const createdAt = new Date();
+  const backupId = newBackupId(createdAt);
+  const logger = ctx.logger.child({ backupId });
+  logger.info('backup started', { trigger: data.trigger, kind, encryption: protection });
+  ctx.reportProgress({ phase: 'snapshot', percent: 0, bytesDone: 0, bytesTotal: 0 });
+  const tempDir = snapshotTempDir(config.stateDir);
+  const snapshot = await snapshotDatabase(config.dbPath, tempDir);
+  const stagingPath = temporaryPath(tempDir, 'snapshot', '.archive.tmp');
+  try {
+    const plaintext = kind === 'archive'
+      ? await prepareArchive(ctx, { backupId, createdAt, snapshotPath: snapshot.path, stagingPath })
+      : { stream: createReadStream(snapshot.path, { highWaterMark: 1024 * 1024 }) as Readable, size: snapshot.size, files: 0 };
+    const name = backupObjectName(backupId, kind, protection === 'master-key' ? 'master-key' : 'age');
+    let source: Readable = plaintext.stream;
+    const transforms: Transform[] = [];
+    const metadata: Record<string, string> = { 'snapkeep-format': `${kind}-${protection === 'master-key' ? 'crbu2' : 'age'}`, 'snapkeep-encryption': protection };
+    if (protection === 'master-key') {
+      transforms.push(createEncryptStream(config.masterKey!, 2));
+      metadata['snapkeep-key'] = keyFingerprint(config.masterKey!);
+    } else {
+      source = await ageEncrypt(plaintext.stream, passphrase !== undefined ? { passphrase } : { recipients: config.ageRecipients });
+    }
+    const overhead = protection === 'master-key' ? CRBU_HEADER_LENGTH + CRBU_TAG_LENGTH : 300 + Math.ceil(plaintext.size / 65536) * 16;
+    const stored = await uploadEncrypted(ctx, source, transforms, { name, metadata, bytesTotal: plaintext.size + overhead });
+    const result: BackupResult = {
+      backupId, key: name, size: stored.size, databaseSize: snapshot.size, createdAt: createdAt.toISOString(),
+      durationMs: Date.now() - started, kind, encryption: protection,
+    };
+    logger.info('backup completed', { key: name, size: result.size, files: plaintext.files, durationMs: result.durationMs });
+    return result;
+  } finally {
+    await rm(snapshot.path, { force: true });
+    await rm(stagingPath, { force: true });
+  }
+}
+
+/** prepareArchive walks, stages and hashes the included paths and returns the tar stream to encrypt. */
+async function prepareArchive(
+  ctx: JobContext,
+  options: { backupId: string; createdAt: Date; snapshotPath: string; stagingPath: string },
+): Promise<{ stream: Readable; size: number; files: number }> {
+  const { config } = ctx;
+  const dbPath = config.dbPath!;
+  const collected = await collectSources(config.includePaths, { exclude: config.exclude, protect: protectedPaths(config) });
+  const staged = await stageSources(collected.entries, options.stagingPath, (bytes) => ctx.reportProgress({ phase: 'snapshot', percent: 50, bytesDone: bytes, bytesTotal: 0 }));
+  const database = await hashDatabaseSnapshot(options.snapshotPath, databaseArchivePath(dbPath), dbPath);
+  const manifest = buildManifest({
+    backupId: options.backupId, createdAt: options.createdAt, database, sources: collected.sources,
+    exclude: config.exclude, entries: staged.entries, skipped: [...collected.skipped, ...staged.skipped],
+  });
+  const content = { manifest, database, stagingPath: options.stagingPath, entries: staged.entries };
+  ctx.logger.info('archive staged', { entries: staged.entries.length, bytes: staged.bytes, skipped: manifest.skipped.length });
+  return {
+    stream: writeArchive(content),
+    size: tarSizeEstimate(content, serializeManifest(manifest).length),
+    files: staged.entries.filter((e) => e.type === 'file').length,
+  };
+}
+
+/**
+ * protectedPaths are never archived from the include paths: the live database and its journals
+ * (copying them raw gives a corrupt copy; the archive holds the consistent snapshot instead),
+ * restores beside it, and snapkeep's own state and store (the staging file itself lives there).
+ */
+function protectedPaths(config: Config): ProtectedPath[] {
+  const dbPath = config.dbPath!;
+  const live = 'the live database (archived as its snapshot under database/)';
+  return [
+    { path: dbPath, reason: live, scope: 'path' },
+    ...['-wal', '-shm', '-journal'].map((suffix): ProtectedPath => ({ path: `${dbPath}${suffix}`, reason: live, scope: 'path' })),
+    { path: `${dbPath}.restore.`, reason: 'a restore of the database', scope: 'prefix' },
+    { path: config.stateDir, reason: 'snapkeep\'s STATE_DIR', scope: 'subtree' },
+    ...(config.store?.type === 'local' ? [{ path: config.store.dir, reason: 'the backup store (BACKUP_LOCAL_DIR)', scope: 'subtree' } satisfies ProtectedPath] : []),
+  ];
+}
+
+async function openPassphrase(ctx: JobContext, sealed: string): Promise<string> {
+  if (!ctx.keyring) throw new SnapkeepError('identity_required', 'this process holds no key to open the sealed passphrase: request the backup again');
+  return ctx.keyring.open(sealed);
+}

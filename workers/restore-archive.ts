@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, open, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { AgeKeys } from '../src/age/age-decrypt.js';
+import { extractArchive } from '../src/archive/extract-archive.js';
+import { planMoves } from '../src/archive/plan-moves.js';
+import { SnapkeepError, coerceError } from '../src/errors.js';
+import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
+import { verifySqliteFile } from '../src/snapshot/verify-sqlite.js';
+import type { JobContext } from './job-context.js';
+import { openBackupPlaintext, type FoundBackup } from './open-backup-plaintext.js';
+import { restoreAgeDatabase } from './restore-age-database.js';
+
+/** archiveRestoreDir is where an archive is restored by default: `{STATE_DIR}/restore/{id}`. */
+export const archiveRestoreDir = (stateDir: string, backupId: string): string => join(stateDir, 'restore', backupId);
+
+/**
+ * restoreArchiveOrAge restores what the seed's restore does not: archives (`.tar.crbu`,
+ * `.tar.age`) into a new directory, and age database backups (`.age`) beside DB_PATH. Keys come
+ * from the job (a sealed passphrase) and the process (identities given to the CLI), never from
+ * settings: the service itself cannot open a public-key backup.
+ */
+export async function restoreArchiveOrAge(backup: FoundBackup, data: RestoreJobData, ctx: JobContext): Promise<RestoreResult> {
+  const keys = await restoreKeys(data, ctx);
+  if (backup.kind === 'database') return restoreAgeDatabase(backup, data, ctx, keys);
+  return restoreArchive(backup, data, ctx, keys);
+}
+
+/**
+ * restoreArchive extracts an archive into a hidden sibling of the target, checks every entry
+ * against the manifest and the database with integrity_check, and only then renames it to the
+ * target, which must not exist: a failure leaves nothing behind, and nothing live is touched.
+ */
+async function restoreArchive(backup: FoundBackup, data: RestoreJobData, ctx: JobContext, keys: AgeKeys): Promise<RestoreResult> {
+  const started = Date.now();
+  const logger = ctx.logger.child({ backupId: backup.id });
+  const target = data.target ? resolve(data.target) : archiveRestoreDir(ctx.config.stateDir, backup.id);
+  if (await exists(target)) throw restoreExists(target);
+  await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+  const temp = join(dirname(target), `.${basename(target)}.partial-${randomBytes(4).toString('hex')}`);
+  await mkdir(temp, { mode: 0o700 });
+  logger.info('archive restore started', { target });
+  let placed = false;
+  try {
+    const plaintext = await openBackupPlaintext(ctx, backup, keys);
+    const extracted = await extractArchive(plaintext.stream, temp, backup.id);
+    ctx.reportProgress({ phase: 'verify', percent: 0, bytesDone: 0, bytesTotal: extracted.bytes });
+    await verifySqliteFile(join(temp, extracted.manifest.database.path)).catch((error: unknown) => {
+      throw new SnapkeepError('integrity_failed', `${extracted.manifest.database.path}: ${coerceError(error).message}`, { cause: error });
+    });
+    await placeDirectory(temp, target);
+    placed = true;
+    ctx.reportProgress({ phase: 'verify', percent: 100, bytesDone: extracted.bytes, bytesTotal: extracted.bytes });
+    const result: RestoreResult = {
+      backupId: backup.id,
+      path: target,
+      size: extracted.bytes,
+      durationMs: Date.now() - started,
+      ...(plaintext.keyIndex !== undefined ? { keyIndex: plaintext.keyIndex } : {}),
+      archive: { files: extracted.files, moves: planMoves(extracted.manifest, target), skipped: extracted.manifest.skipped },
+    };
+    logger.info('archive restore completed', { target, files: extracted.files, bytes: extracted.bytes, durationMs: result.durationMs });
+    return result;
+  } finally {
+    if (!placed) await removeTree(temp);
+  }
+}
+
+/** restoreKeys opens the job's sealed passphrase and adds the CLI's identities, all in memory. */
+async function restoreKeys(data: RestoreJobData, ctx: JobContext): Promise<AgeKeys> {
+  const keys: AgeKeys = {};
+  if (data.sealedPassphrase !== undefined) {
+    if (!ctx.keyring) throw new SnapkeepError('identity_required', 'this process holds no key to open the sealed passphrase: request the restore again');
+    keys.passphrase = await ctx.keyring.open(data.sealedPassphrase);
+  }
+  if (ctx.ageIdentities && ctx.ageIdentities.length > 0) keys.identities = ctx.ageIdentities;
+  return keys;
+}
+
+/**
+ * placeDirectory claims target with an exclusive mkdir, then renames the verified tree over that
+ * empty directory (rename replaces an empty one atomically): a target that appeared meanwhile is
+ * never replaced.
+ */
+async function placeDirectory(temp: string, target: string): Promise<void> {
+  try {
+    await mkdir(target, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw restoreExists(target);
+    throw error;
+  }
+  try {
+    await rename(temp, target);
+  } catch (error) {
+    await rmdir(target).catch(() => undefined);
+    throw error;
+  }
+  const parent = await open(dirname(target), 'r');
+  try {
+    await parent.sync();
+  } finally {
+    await parent.close();
+  }
+}
+
+/** removeTree removes a partial restore even where restored modes made directories read-only. */
+async function removeTree(dir: string): Promise<void> {
+  try {
+    await rm(dir, { recursive: true, force: true });
+  } catch {
+    await makeWritable(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function makeWritable(dir: string): Promise<void> {
+  await chmod(dir, 0o700).catch(() => undefined);
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) if (entry.isDirectory()) await makeWritable(join(dir, entry.name));
+}
+
+const restoreExists = (target: string): SnapkeepError =>
+  new SnapkeepError('restore_exists', `${target} already exists; move it away or restore with --target DIR`);
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(() => true, () => false);
+}
