@@ -222,6 +222,7 @@ describe('prune end to end: built CLI and HTTP API against a real S3 server', ()
       ['[]', /must be of type object/],
       ['{"dryRun": true, "at": "2026-01-01T00:00:00Z"}', /"at" is not allowed/],
       ['{"dryRun": ', /./],
+      ['{}', /"dryRun" is required/],
     ])('answers 400 with a JSON error to %s', async (body, message) => {
       const res = await post(body);
       expect(res.status).toBe(400);

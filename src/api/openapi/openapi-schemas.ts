@@ -62,9 +62,10 @@ export const SCHEMAS: Record<string, JsonSchema> = {
   },
   PruneRequest: {
     type: 'object',
+    required: ['dryRun'],
     additionalProperties: false,
     properties: {
-      dryRun: { type: 'boolean', default: false, description: 'Plan only: the result says what would be deleted.' },
+      dryRun: { type: 'boolean', description: 'Required. true: plan only, the result says what would be deleted; false: delete.' },
       force: { type: 'boolean', description: 'Prune even when no backup falls in any retention window.' },
     },
   },

@@ -15,7 +15,8 @@ import { validateBody } from '../validate.js';
 const passphrase = Joi.string().min(1).max(1024);
 const createSchema = Joi.object({ passphrase }).unknown(false);
 const restoreSchema = Joi.object({ force: Joi.boolean(), passphrase }).unknown(false);
-const pruneSchema = Joi.object({ dryRun: Joi.boolean().default(false), force: Joi.boolean() }).unknown(false);
+// dryRun is required: a call that deletes backups must say so, never by an empty body.
+const pruneSchema = Joi.object({ dryRun: Joi.boolean().required(), force: Joi.boolean() }).unknown(false);
 
 const accepted = (job: EnqueuedJob) => ({ jobId: job.jobId, statusUrl: `/api/jobs/${encodeURIComponent(job.jobId)}` });
 
