@@ -5,6 +5,16 @@ import { coerceError } from '../src/errors.js';
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+/** 128 + SIGINT, as shells report a command stopped by Ctrl-C. */
+export const EXIT_INTERRUPTED = 130;
+
+/** InterruptedError is an in-process operation stopped by SIGINT or SIGTERM after cleaning up. */
+export class InterruptedError extends Error {
+  constructor(signal: string) {
+    super(`interrupted by ${signal}; temporary files removed, nothing was stored or restored`);
+    this.name = 'InterruptedError';
+  }
+}
 
 /** UsageError is a command used wrongly: exit 2, like a settings error. */
 export class UsageError extends Error {
@@ -19,6 +29,10 @@ export function reportFailure(thrown: unknown): number {
   if (thrown instanceof ConfigError) {
     for (const problem of thrown.problems) process.stderr.write(`snapkeep: ${problem}\n`);
     return EXIT_USAGE;
+  }
+  if (thrown instanceof InterruptedError) {
+    process.stderr.write(`snapkeep: ${thrown.message}\n`);
+    return EXIT_INTERRUPTED;
   }
   if (thrown instanceof UsageError) {
     process.stderr.write(`snapkeep: ${thrown.message}\n`);

@@ -34,6 +34,8 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
   ctx.reportProgress({ phase: 'snapshot', percent: 0, bytesDone: 0, bytesTotal: 0 });
   const snapshot = await snapshotDatabase(config.dbPath, snapshotTempDir(config.stateDir));
   try {
+    // A stop requested during the snapshot (which cannot be interrupted) ends here, before the upload.
+    ctx.signal?.throwIfAborted();
     const bytesTotal = snapshot.size + CRBU_HEADER_LENGTH + CRBU_TAG_LENGTH;
     ctx.reportProgress({ phase: 'upload', percent: 0, bytesDone: 0, bytesTotal });
     const name = backupObjectName(backupId, 'database', 'master-key');

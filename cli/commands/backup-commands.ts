@@ -10,7 +10,7 @@ import { backup } from '../../workers/backup.js';
 import { prune } from '../../workers/prune.js';
 import { restore } from '../../workers/restore.js';
 import type { JobFunction } from '../../workers/bullmq-processor.js';
-import { UsageError } from '../exit-codes.js';
+import { EXIT_INTERRUPTED, InterruptedError, UsageError } from '../exit-codes.js';
 import { ProgressBar } from '../progress-bar.js';
 import { cliLogger, connectRedis, inProcessContext, loadCliConfig, redisTarget, requireStore } from '../runtime.js';
 import { printArchiveRestore } from './archive-output.js';
@@ -41,7 +41,8 @@ async function runOperation<D extends object, R>(
     if (!options.queue) {
       const store = requireStore(config);
       const local = await sealInProcess(data, secrets);
-      return await run(local.data, { ...inProcessContext(config, store, cliLogger(config, true), onProgress), ...local.context });
+      return await runInterruptibly((signal) =>
+        run(local.data, { ...inProcessContext(config, store, cliLogger(config, true), onProgress), ...local.context, signal }));
     }
     requireStore(config);
     // BullMQ and ioredis load only for --queue: an in-process run does not pay their memory and start-up.
@@ -62,6 +63,31 @@ async function runOperation<D extends object, R>(
     }
   } finally {
     bar.done();
+  }
+}
+
+/**
+ * runInterruptibly gives an in-process operation an abort signal tied to Ctrl-C and SIGTERM, so a
+ * stopped restore or backup removes its temporary files (decrypted plaintext, snapshots) before the
+ * process exits 130, instead of leaving them for the next worker start. A second signal exits at once.
+ */
+async function runInterruptibly<R>(operation: (signal: AbortSignal) => Promise<R>): Promise<R> {
+  const controller = new AbortController();
+  let received: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (received) process.exit(EXIT_INTERRUPTED);
+    received = signal;
+    controller.abort(new InterruptedError(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await operation(controller.signal);
+  } catch (err) {
+    throw received ? new InterruptedError(received) : err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
