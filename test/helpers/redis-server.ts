@@ -41,6 +41,12 @@ export async function startRedis(options: { appendOnly?: boolean } = {}): Promis
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], { stdio: 'ignore' });
+    // A test file that fails before its afterAll, or a worker vitest tears down, must not leave its
+    // redis-server running for good: kill it when this process exits, whatever the path.
+    const spawned = child;
+    const reap = (): void => { if (spawned.exitCode === null) spawned.kill('SIGKILL'); };
+    process.once('exit', reap);
+    spawned.once('exit', () => process.off('exit', reap));
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -56,6 +62,7 @@ export async function startRedis(options: { appendOnly?: boolean } = {}): Promis
         probe.disconnect();
       }
     }
+    child.kill('SIGKILL');
     throw new Error('redis-server did not start');
   };
   const stop = async (): Promise<void> => {
