@@ -44,6 +44,10 @@ export async function startService(role: 'serve' | 'api' | 'worker', env: Record
   child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Never leave a service (and its embedded Redis) running after the test process is gone.
+  const reap = (): void => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   const deadline = Date.now() + 30_000;
   while (!output.includes('snapkeep started')) {
     if (child.exitCode !== null) throw new Error(`snapkeep ${role} exited with ${child.exitCode}:\n${output}`);
