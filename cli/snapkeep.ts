@@ -9,6 +9,10 @@ import { EXIT_USAGE, reportFailure } from './exit-codes.js';
 import type { ServiceRole } from './processes/run-service.js';
 import { loadCliConfig } from './runtime.js';
 
+// The AWS SDK warns on every run that its releases after January 2027 will need Node 22. The SDK is
+// pinned to an exact version in package.json, so the warning tells an operator nothing to act on.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const program = new Command('snapkeep')
   .description('encrypted, verified backups of a SQLite application to S3-compatible storage')
   .version(VERSION)
