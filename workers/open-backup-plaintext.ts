@@ -2,9 +2,10 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import { ageDecrypt, type AgeKeys } from '../src/age/age-decrypt.js';
 import type { findBackup } from '../src/backups/find-backup.js';
 import { createDecryptStream, UnsupportedCrbuVersionError } from '../src/crypto/crbu-decrypt-stream.js';
-import { keyFingerprint } from '../src/crypto/derive-backup-key.js';
 import { SnapkeepError } from '../src/errors.js';
+import { countDownload } from './download-progress.js';
 import type { JobContext } from './job-context.js';
+import { masterKeysInOrder } from './master-keys.js';
 
 /** FoundBackup is a backup's object as findBackup returns it: name, kind, encryption, size, metadata. */
 export type FoundBackup = Awaited<ReturnType<typeof findBackup>>;
@@ -25,7 +26,7 @@ const TAR_BLOCK = 512;
  */
 export async function openBackupPlaintext(ctx: JobContext, backup: FoundBackup, keys: AgeKeys): Promise<OpenedPlaintext> {
   if (backup.encryption === 'age') return { stream: await ageDecrypt(await download(ctx, backup), keys) };
-  const masterKeys = orderKeys([ctx.config.masterKey, ...ctx.config.previousMasterKeys], backup.metadata['snapkeep-key']);
+  const masterKeys = masterKeysInOrder(ctx.config, backup.metadata['snapkeep-key']);
   if (masterKeys.length === 0) throw new SnapkeepError('invalid_config', 'MASTER_KEY is not set');
   for (const { key, index } of masterKeys) {
     // pipeline, not pipe: a failed download must fail the decryption, and a closed decryption the download.
@@ -83,27 +84,7 @@ async function startsAsArchive(decrypted: Transform): Promise<Readable | null> {
 /** download opens the object and reports download progress as its bytes arrive. */
 async function download(ctx: JobContext, backup: FoundBackup): Promise<Readable> {
   const object = await ctx.store.get(backup.name, ctx.signal ? { signal: ctx.signal } : {});
-  const bytesTotal = object.size;
-  let bytesDone = 0;
-  let lastReport = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      bytesDone += chunk.length;
-      const now = Date.now();
-      if (now - lastReport > 200 || bytesDone === bytesTotal) {
-        lastReport = now;
-        ctx.reportProgress({ phase: 'download', percent: Math.min(99, Math.floor((bytesDone / Math.max(1, bytesTotal)) * 100)), bytesDone, bytesTotal });
-      }
-      callback(null, chunk);
-    },
-  });
+  const counter = countDownload(ctx, object.size);
   return pipeline(object.body, counter, () => undefined);
 }
 
-/** orderKeys puts the master key whose fingerprint the backup recorded first, then the rest as configured. */
-function orderKeys(keys: Array<Buffer | undefined>, fingerprint: string | undefined): Array<{ key: Buffer; index: number }> {
-  const indexed = keys.flatMap((key, index) => (key ? [{ key, index }] : []));
-  if (!fingerprint) return indexed;
-  const match = indexed.filter(({ key }) => keyFingerprint(key) === fingerprint);
-  return [...match, ...indexed.filter((k) => !match.includes(k))];
-}

@@ -1,24 +1,23 @@
 import { createWriteStream } from 'node:fs';
-import { link, lstat, open, rename, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { findBackup } from '../src/backups/find-backup.js';
 import { createDecryptStream, UnsupportedCrbuVersionError } from '../src/crypto/crbu-decrypt-stream.js';
-import { keyFingerprint } from '../src/crypto/derive-backup-key.js';
 import { SnapkeepError, coerceError } from '../src/errors.js';
 import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
 import { temporaryPath } from '../src/snapshot/temporary-files.js';
 import { readSqlitePrefix, SQLITE_HEADER_LENGTH, verifySqliteFile } from '../src/snapshot/verify-sqlite.js';
+import { countDownload } from './download-progress.js';
 import type { JobContext } from './job-context.js';
+import { masterKeysInOrder, type IndexedKey } from './master-keys.js';
+import { assertRestoreTargetFree, explainDiskFull, placeRestore, restoreTargetPath, syncPath } from './restore-files.js';
+
+export { restoreTargetPath } from './restore-files.js';
 
 // Matches the decrypt stream's buffer: a few MiB in flight whatever the backup's size (peak RSS stays flat).
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
-// Filesystems that cannot hard-link (some FUSE and SMB mounts) answer one of these.
-const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
-
-/** restoreTargetPath is where a verified restore appears: `{DB_PATH}.restore.{id}`, beside the live database. */
-export const restoreTargetPath = (dbPath: string, backupId: string): string => `${dbPath}.restore.${backupId}`;
 
 /**
  * restore downloads a backup, decrypts it into a 0600 temporary file beside DB_PATH and keeps it
@@ -37,9 +36,8 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
   if (backup.encryption !== 'master-key' || backup.kind !== 'database') return (await import('./restore-archive.js')).restoreArchiveOrAge(backup, data, ctx);
   const target = restoreTargetPath(config.dbPath, backup.id);
   const force = data.force === true;
-  // Fail before a long download; placeRestore checks again, atomically, at the end.
-  if (!force && (await exists(target))) throw restoreExists(target);
-  const keys = orderKeys([config.masterKey, ...config.previousMasterKeys].filter((k): k is Buffer => k !== undefined), backup.metadata['snapkeep-key']);
+  await assertRestoreTargetFree(target, force);
+  const keys = masterKeysInOrder(config, backup.metadata['snapkeep-key']);
   if (keys.length === 0) throw new SnapkeepError('invalid_config', 'MASTER_KEY is not set');
 
   // Beside DB_PATH, so the final rename is atomic (same filesystem); named so a later start cleans it if we die.
@@ -48,10 +46,13 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
   try {
     const keyIndex = await decryptWithKeys(ctx, backup.name, keys, temp);
     ctx.reportProgress({ phase: 'verify', percent: 0, bytesDone: 0, bytesTotal: 0 });
-    await verifySqliteFile(temp);
+    // The flush to disk and the integrity check overlap (one writes the page cache out, the other
+    // reads it): both must pass before the file is placed, and a restore is shorter by the lesser.
+    const [synced, verified] = await Promise.allSettled([syncPath(temp), verifySqliteFile(temp)]);
+    if (verified.status === 'rejected') throw verified.reason;
+    if (synced.status === 'rejected') throw synced.reason;
     const size = (await stat(temp)).size;
     await placeRestore(temp, target, force);
-    await fsyncDirectory(dirname(target));
     ctx.reportProgress({ phase: 'verify', percent: 100, bytesDone: size, bytesTotal: size });
     const result: RestoreResult = { backupId: backup.id, path: target, size, durationMs: Date.now() - started, keyIndex };
     logger.info('restore completed', { target, size, durationMs: result.durationMs, keyIndex });
@@ -68,7 +69,7 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
  * key's configured index. A key that fails the tag and yields no SQLite header is the wrong key;
  * one that yields a SQLite header is the right key of a damaged backup: no other key is tried.
  */
-async function decryptWithKeys(ctx: JobContext, name: string, keys: Array<{ key: Buffer; index: number }>, temp: string): Promise<number> {
+async function decryptWithKeys(ctx: JobContext, name: string, keys: IndexedKey[], temp: string): Promise<number> {
   for (const [position, { key, index }] of keys.entries()) {
     if ((await downloadAndDecrypt(ctx, name, key, temp)) === 'opened') return index;
     ctx.logger.info('backup did not open with this key', { keyPosition: position, keysLeft: keys.length - position - 1 });
@@ -80,19 +81,7 @@ async function decryptWithKeys(ctx: JobContext, name: string, keys: Array<{ key:
 async function downloadAndDecrypt(ctx: JobContext, name: string, key: Buffer, temp: string): Promise<'opened' | 'wrong-key'> {
   const object = await ctx.store.get(name, ctx.signal ? { signal: ctx.signal } : {});
   const bytesTotal = object.size;
-  let bytesDone = 0;
-  let lastReport = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      bytesDone += chunk.length;
-      const now = Date.now();
-      if (now - lastReport > 200) {
-        lastReport = now;
-        ctx.reportProgress({ phase: 'download', percent: Math.min(99, Math.floor((bytesDone / bytesTotal) * 100)), bytesDone, bytesTotal });
-      }
-      callback(null, chunk);
-    },
-  });
+  const counter = countDownload(ctx, bytesTotal);
   const probe = new PlaintextProbe();
   try {
     await pipeline(
@@ -107,16 +96,10 @@ async function downloadAndDecrypt(ctx: JobContext, name: string, key: Buffer, te
   } catch (err) {
     if (!(err instanceof SnapkeepError) || err.code !== 'decrypt_failed') throw err;
     // The body ended before its announced size: the transfer was cut, another attempt may succeed.
-    if (bytesDone < bytesTotal) throw new SnapkeepError('truncated', 'backup is truncated', { retryable: true, cause: err });
+    if (counter.bytesDone < bytesTotal) throw new SnapkeepError('truncated', 'backup is truncated', { retryable: true, cause: err });
     return diagnoseTagFailure(probe, err);
   }
-  const handle = await open(temp, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  ctx.reportProgress({ phase: 'download', percent: 100, bytesDone, bytesTotal });
+  ctx.reportProgress({ phase: 'download', percent: 100, bytesDone: counter.bytesDone, bytesTotal });
   return 'opened';
 }
 
@@ -148,68 +131,11 @@ class PlaintextProbe extends Transform {
   }
 }
 
-/**
- * placeRestore moves the verified temp file to target. Without force it hard-links, which fails
- * if target exists: a restore that appeared during the download (another job, the operator) is
- * never replaced, which a check followed by rename() cannot promise.
- */
-async function placeRestore(temp: string, target: string, force: boolean): Promise<void> {
-  if (force) {
-    await rename(temp, target);
-    return;
-  }
-  try {
-    await link(temp, target);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code === 'EEXIST') throw restoreExists(target);
-    if (!LINK_UNSUPPORTED.has(code)) throw err;
-    if (await exists(target)) throw restoreExists(target);
-    await rename(temp, target);
-    return;
-  }
-  await rm(temp, { force: true });
-}
-
-/** orderKeys puts the key whose fingerprint the backup recorded first, then the rest in configured order. */
-function orderKeys(keys: Buffer[], fingerprint: string | undefined): Array<{ key: Buffer; index: number }> {
-  const indexed = keys.map((key, index) => ({ key, index }));
-  if (!fingerprint) return indexed;
-  const match = indexed.filter(({ key }) => keyFingerprint(key) === fingerprint);
-  return [...match, ...indexed.filter((k) => !match.includes(k))];
-}
-
-const restoreExists = (target: string): SnapkeepError =>
-  new SnapkeepError('restore_exists', `${target} already exists; move it away or restore with --force`);
-
 /** explain turns a failure into the operator's words: a full disk, an archive in a database's name. */
 function explain(thrown: unknown, dbPath: string): Error {
   const err = coerceError(thrown);
   if (err instanceof UnsupportedCrbuVersionError && err.version === 2) {
     return new SnapkeepError('unsupported_version', `${err.message}: the object holds an archive envelope, but a .crbu backup must be a database (version 1)`, { cause: err });
   }
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new SnapkeepError('no_space', `no space left on the disk of ${dirname(dbPath)} while writing the restore; free space and try again`, { cause: err });
-  }
-  return err;
-}
-
-/** exists is lstat-based: a dangling symlink at the target counts as something not to replace. */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  return explainDiskFull(err, dbPath);
 }
