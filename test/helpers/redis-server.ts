@@ -40,6 +40,9 @@ export async function startRedis(options: { appendOnly?: boolean } = {}): Promis
   const persistence = options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
+    // Already running: a second server would fail to bind and exit, and stop() would then kill only
+    // that one, leaving the first running after close().
+    if (child && child.exitCode === null && child.signalCode === null) return;
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], { stdio: 'ignore' });
     // A test file that fails before its afterAll, or a worker vitest tears down, must not leave its
     // redis-server running for good: kill it when this process exits, whatever the path.
