@@ -5,6 +5,7 @@ import { passphraseSealer } from '../../src/age/passphrase-sealer.js';
 import { createApp } from '../../src/api/create-app.js';
 import { TokenStore } from '../../src/auth/token-store.js';
 import type { Config } from '../../src/config/config.js';
+import { ConfigError } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/logging/create-logger.js';
 import { listBackups } from '../../src/backups/list-backups.js';
 import { jobStatsKey, jobStatsRecorder, seedLastSuccessfulBackup } from '../../src/metrics/job-stats.js';
@@ -33,10 +34,11 @@ export async function runService(role: ServiceRole, config: Config): Promise<voi
     embedded = await startEmbeddedRedis(config.stateDir, logger);
     target = { socketPath: embedded.socketPath };
   } else {
-    throw new Error(`REDIS_URL: is required by \`snapkeep ${role}\` (only \`snapkeep serve\` embeds a Redis)`);
+    throw new ConfigError([`REDIS_URL: is required by \`snapkeep ${role}\` (only \`snapkeep serve\` embeds a Redis)`]);
   }
 
-  const store = config.store ? createStore(config.store) : undefined;
+  // The store warns through the service log (e.g. a failed upload it could not abort).
+  const store = config.store ? createStore(config.store, { logger }) : undefined;
   // The API's and the scheduler's connection fails fast, so no request hangs while Redis is away.
   const producer = createRedisConnection(target, 'producer');
   producer.on('error', (err: Error) => logger.warn('redis connection error', { error: err.message }));
