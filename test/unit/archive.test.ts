@@ -210,15 +210,39 @@ describe('archive: collect, stage, write, extract', () => {
     expect(error.message).toBe(`BACKUP_INCLUDE_PATHS: ${join(dir, 'missing')} does not exist`);
   });
 
-  it.skipIf(process.getuid?.() === 0)('fails naming an unreadable file', async () => {
-    const locked = join(dir, 'locked');
-    mkdirSync(locked);
-    writeFileSync(join(locked, 'secret.txt'), 'x');
-    chmodSync(join(locked, 'secret.txt'), 0o000);
-    const collected = await collectSources([locked], { exclude: [], protect: [] });
-    const error = await failure(stageSources(collected.entries, join(dir, 'staging-locked')));
-    expect(error.message).toBe(`cannot read ${join(locked, 'secret.txt')}: permission denied`);
-    expect(error.retryable).toBe(false);
+  // Root reads a 0000 file anyway (CAP_DAC_OVERRIDE), and CI runs as root: there the check runs in a
+  // child process that has dropped to nobody, so it is never skipped.
+  it('fails naming an unreadable file', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'snapkeep-unreadable-'));
+    try {
+      chmodSync(base, 0o755);
+      const locked = join(base, 'locked');
+      mkdirSync(locked, { mode: 0o755 });
+      writeFileSync(join(locked, 'secret.txt'), 'x');
+      chmodSync(join(locked, 'secret.txt'), 0o000);
+      const staging = join(base, 'staging');
+      let outcome: { message: string; retryable: boolean };
+      if (process.getuid?.() !== 0) {
+        const collected = await collectSources([locked], { exclude: [], protect: [] });
+        const error = await failure(stageSources(collected.entries, staging));
+        outcome = { message: error.message, retryable: error.retryable };
+      } else {
+        chmodSync(base, 0o777);
+        const script = `
+          const { collectSources } = await import(${JSON.stringify(new URL('../../src/archive/collect-sources.ts', import.meta.url).href)});
+          const { stageSources } = await import(${JSON.stringify(new URL('../../src/archive/stage-sources.ts', import.meta.url).href)});
+          const collected = await collectSources([${JSON.stringify(locked)}], { exclude: [], protect: [] });
+          try { await stageSources(collected.entries, ${JSON.stringify(staging)}); console.log(JSON.stringify({ message: 'no error', retryable: true })); }
+          catch (e) { console.log(JSON.stringify({ message: e.message, retryable: e.retryable })); }`;
+        const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script],
+          { uid: 65534, gid: 65534, cwd: new URL('../..', import.meta.url).pathname, env: { PATH: process.env.PATH ?? '', HOME: base, TSX_TSCONFIG_PATH: new URL('../../tsconfig.json', import.meta.url).pathname } });
+        outcome = JSON.parse(out.toString().trim().split('\n').pop()!) as { message: string; retryable: boolean };
+      }
+      expect(outcome.message).toBe(`cannot read ${join(locked, 'secret.txt')}: permission denied`);
+      expect(outcome.retryable).toBe(false);
+    } finally {
+      removeDir(base);
+    }
   });
 });
 
