@@ -45,6 +45,7 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
     const body = createEncryptedFileStream(snapshot.path, config.masterKey, 1);
     const uploaded = await store.put(name, body, {
       metadata: { 'snapkeep-key': keyFingerprint(config.masterKey), 'snapkeep-format': 'crbu1' },
+      expectedSize: bytesTotal,
       onProgress: (bytesDone) => ctx.reportProgress({
         phase: 'upload', percent: Math.min(100, Math.floor((bytesDone / bytesTotal) * 100)), bytesDone, bytesTotal,
       }),

@@ -17,6 +17,12 @@ export interface PutOptions {
   metadata?: Record<string, string>;
   /** Called with the number of body bytes stored so far (S3: after each part). */
   onProgress?: (bytesSent: number) => void;
+  /**
+   * The body's size when the caller knows it (a snapshot file's), a hint only: S3 raises its part
+   * size with it so that a large body fits S3's 10,000 parts, and keeps small parts (little memory)
+   * for the rest.
+   */
+  expectedSize?: number;
   signal?: AbortSignal;
 }
 

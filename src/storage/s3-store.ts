@@ -19,9 +19,12 @@ import { translateS3Error } from './s3-errors.js';
 
 /** S3StoreOptions tune an S3BackupStore; the defaults suit backups of a few GB over an ordinary link. */
 export interface S3StoreOptions {
-  /** Multipart part size in bytes, at least 5 MiB; queueSize parts are held in memory at once. */
+  /**
+   * Multipart part size in bytes, at least 5 MiB (default 8 MiB); about queueSize + 2 parts are in
+   * memory at once. A put whose expectedSize needs more than 9,000 parts uses larger ones.
+   */
   partSize?: number;
-  /** Parts uploaded in parallel. */
+  /** Parts uploaded in parallel (default 2). */
   queueSize?: number;
   /** How long to wait for a TCP (and TLS) connection. */
   connectionTimeoutMs?: number;
@@ -38,6 +41,8 @@ export interface S3StoreOptions {
 }
 
 const MiB = 1024 * 1024;
+// S3 allows 10,000 parts; a hinted size is spread over at most this many, leaving room for error.
+const MAX_HINTED_PARTS = 9_000;
 // Failed uploads remembered for another abort; past this many, only the bucket's lifecycle rule helps.
 const MAX_UNABORTED = 100;
 
@@ -65,6 +70,11 @@ export class S3BackupStore implements BackupStore {
   constructor(config: S3StoreConfig, options: S3StoreOptions = {}) {
     this.bucket = config.bucket;
     this.prefix = config.prefix;
+    // Measured with `npm run bench` (docs/benchmarks.md): lib-storage holds queueSize parts in
+    // flight and gathers the next one, copying it into a buffer of its own, so a put holds about
+    // (queueSize + 2) × partSize; 16 MiB × 4 made a backup's peak RSS over 250 MiB. 8 MiB (the AWS
+    // CLI's part size) × 2 keeps `backup create` near 150 MiB; every part costs the server a request
+    // (s3rver spent about 0.5 s more CPU per GiB on 6 MiB parts than on 8 MiB ones).
     this.partSize = options.partSize ?? 8 * MiB;
     // S3 refuses parts under 5 MiB (but the last); lib-storage would only say so at the first put.
     if (this.partSize < 5 * MiB) throw new RangeError(`partSize must be at least 5 MiB, not ${this.partSize} bytes`);
@@ -106,7 +116,7 @@ export class S3BackupStore implements BackupStore {
       upload = new Upload({
         client: this.client,
         params: { Bucket: this.bucket, Key: key, Body: counted, ...(options.metadata ? { Metadata: options.metadata } : {}) },
-        partSize: this.partSize,
+        partSize: this.partSizeFor(options.expectedSize),
         queueSize: this.queueSize,
         // We abort a failed upload ourselves: lib-storage throws the abort's error instead of the
         // original when its own abort fails, and its abort() settles done() before the parts are gone.
@@ -215,6 +225,12 @@ export class S3BackupStore implements BackupStore {
     } catch (error) {
       throw translateS3Error(error, { bucket: this.bucket });
     }
+  }
+
+  /** partSizeFor is the configured part size, or a larger one (whole MiB) when the hinted size needs it. */
+  private partSizeFor(expectedSize: number | undefined): number {
+    if (expectedSize === undefined || !Number.isFinite(expectedSize) || expectedSize <= 0) return this.partSize;
+    return Math.max(this.partSize, Math.ceil(expectedSize / MAX_HINTED_PARTS / MiB) * MiB);
   }
 
   /** abortUpload removes a failed multipart upload's parts; without it the bucket bills for them. */
