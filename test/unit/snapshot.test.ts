@@ -1,37 +1,17 @@
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SnapkeepError } from '../../src/errors.js';
 import { removeStaleTemporaries, snapshotDatabase } from '../../src/snapshot/snapshot-database.js';
 import { verifySqliteFile } from '../../src/snapshot/verify-sqlite.js';
+import { startBusyWriter } from '../helpers/busy-writer.js';
 
-const betterSqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
 
-// Every transaction adds the same n to `a` and `b`: a torn snapshot would show different counts.
-const WRITER_SCRIPT = `
-const Database = require(${JSON.stringify(betterSqlitePath)});
-const [dbPath, journalMode] = process.argv.slice(2);
-const db = new Database(dbPath, { timeout: 30000 });
-db.pragma('journal_mode = ' + journalMode);
-db.exec('CREATE TABLE a (n INTEGER PRIMARY KEY, body BLOB); CREATE TABLE b (n INTEGER PRIMARY KEY, body BLOB)');
-const insertA = db.prepare('INSERT INTO a VALUES (?, randomblob(200))');
-const insertB = db.prepare('INSERT INTO b VALUES (?, randomblob(200))');
-let n = 0;
-const write = db.transaction((rows) => { for (let i = 0; i < rows; i++) { n++; insertA.run(n); insertB.run(n); } });
-write(20000);
-process.stdout.write('ready\\n');
-// In rollback-journal mode a writer that never pauses holds its exclusive lock nearly all the time:
-// every reader (the snapshot, and this test's own counts) then waits seconds for a gap, tens of
-// seconds on a loaded machine. A millisecond between commits still makes hundreds a second.
-const loop = () => { write(10); if (journalMode === 'DELETE') setTimeout(loop, 1); else setImmediate(loop); };
-loop();
-`;
 
 async function expectSnapkeepError(promise: Promise<unknown>): Promise<SnapkeepError> {
   const thrown = await promise.then(() => null, (error: unknown) => error);
@@ -120,21 +100,13 @@ describe('snapshotDatabase', () => {
 
   it.each(['WAL', 'DELETE'])('takes consistent snapshots while another process writes (%s journal)', async (journalMode) => {
     const dbPath = join(work, 'live.db');
-    const script = join(work, 'writer.cjs');
-    writeFileSync(script, WRITER_SCRIPT);
-    writer = spawn(process.execPath, [script, dbPath, journalMode], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const [ready] = (await once(writer.stdout!, 'data')) as [Buffer];
-    expect(ready.toString()).toContain('ready');
-
+    // Every transaction adds the same n to `a` and `b`: a torn snapshot would show different counts.
+    // In rollback-journal mode a writer that never pauses starves every reader for seconds; 1 ms between
+    // commits still makes hundreds a second.
+    const busy = await startBusyWriter(dbPath, journalMode as 'WAL' | 'DELETE', join(work, 'writer.cjs'), journalMode === 'DELETE' ? 1 : 0);
+    writer = busy.child;
     const seen: number[] = [];
-    const liveCount = (): number => {
-      const live = new Database(dbPath, { readonly: true, timeout: 30_000 });
-      try {
-        return live.prepare('SELECT count(*) FROM a').pluck().get() as number;
-      } finally {
-        live.close();
-      }
-    };
+    const liveCount = (): number => busy.committedRows();
     for (let i = 0; i < 4; i++) {
       const before = liveCount();
       const snapshot = await snapshotDatabase(dbPath, tempDir);
