@@ -2,12 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { answerClientErrors } from '../../src/api/answer-client-errors.js';
 import { createApp } from '../../src/api/create-app.js';
 import { TokenStore } from '../../src/auth/token-store.js';
-import { createLogger } from '../../src/logging/create-logger.js';
+import { collectingLogger } from './in-process-parts.js';
 import { createQueues, type Queues } from '../../src/queue/queues.js';
 import { createRedisConnection, waitUntilReady } from '../../src/queue/redis-connection.js';
 import { LocalBackupStore } from '../../src/storage/local-store.js';
@@ -33,7 +32,7 @@ export async function startInProcessApi(redisUrl: string, options: { authRateLim
     BACKUP_LOCAL_DIR: join(dir, 'backups'), DB_PATH: join(dir, 'app.db'), MASTER_KEY: 'ab'.repeat(32),
   });
   const logs: string[] = [];
-  const logger = createLogger({ level: 'debug', format: 'json', stream: new Writable({ write(chunk: Buffer, _e, cb) { logs.push(chunk.toString()); cb(); } }) });
+  const logger = collectingLogger(logs);
   const redis: Redis = createRedisConnection({ url: redisUrl }, 'producer');
   await waitUntilReady(redis, 5000);
   const queues = createQueues(config, redis);

@@ -3,16 +3,14 @@ import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import type { Redis } from 'ioredis';
 import { createApp } from '../../src/api/create-app.js';
 import { TokenStore } from '../../src/auth/token-store.js';
 import type { Config } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { createLogger, type Logger } from '../../src/logging/create-logger.js';
 import { jobStatsKey, jobStatsRecorder } from '../../src/metrics/job-stats.js';
 import { createQueues, type Queues } from '../../src/queue/queues.js';
-import { createRedisConnection, waitUntilReady } from '../../src/queue/redis-connection.js';
+import { waitUntilReady } from '../../src/queue/redis-connection.js';
+import { collectingLogger, trackConnections } from './in-process-parts.js';
 import { createStore } from '../../src/storage/create-store.js';
 import { startWorkers, type RunningWorkers } from '../../workers/start-workers.js';
 import { removeDir } from './redis-server.js';
@@ -42,8 +40,6 @@ export interface InProcessService {
   close(): Promise<void>;
 }
 
-const lineCollector = (logs: string[]): Logger =>
-  createLogger({ level: 'debug', format: 'json', stream: new Writable({ write(chunk: Buffer, _e, cb) { logs.push(chunk.toString()); cb(); } }) });
 
 async function listen(server: Promise<Server>): Promise<{ server: Server; url: string }> {
   const s = await server;
@@ -62,18 +58,12 @@ export async function startInProcessService(redisUrl: string, env: Record<string
     BACKUP_SCHEDULE_HOURS: '0', BACKUP_JOB_ATTEMPTS: '1', ...env,
   });
   const logs: string[] = [];
-  const logger = lineCollector(logs);
+  const logger = collectingLogger(logs);
   const store = createStore(config.store!);
   const tokens = new TokenStore(config.stateDir);
   const admin = tokens.create('admin', 'superadmin');
   const viewer = tokens.create('viewer', 'viewer');
-  const connections: Redis[] = [];
-  const connect = (role: 'worker' | 'producer'): Redis => {
-    const c = createRedisConnection({ url: redisUrl }, role);
-    c.on('error', () => undefined);
-    connections.push(c);
-    return c;
-  };
+  const { connect, all: connections } = trackConnections(redisUrl);
 
   const instances: Array<{ server: Server; queues: Queues }> = [];
   const startApi = async (options: { store?: 'same' | 'none' } = {}): Promise<ApiInstance> => {

@@ -2,14 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { createLogger } from '../../src/logging/create-logger.js';
 import { findJobStatus, type JobStatus } from '../../src/queue/job-status.js';
 import { createQueues, type Queues } from '../../src/queue/queues.js';
-import { createRedisConnection, waitUntilReady } from '../../src/queue/redis-connection.js';
+import { waitUntilReady } from '../../src/queue/redis-connection.js';
+import { collectingLogger, trackConnections } from './in-process-parts.js';
 import type { BackupStore } from '../../src/storage/backup-store.js';
 import type { S3StoreOptions } from '../../src/storage/s3-store.js';
 import { createStore } from '../../src/storage/create-store.js';
@@ -48,14 +46,8 @@ export async function startInProcessWorkers(redisUrl: string, env: Record<string
     MASTER_KEY: randomBytes(32).toString('hex'), BACKUP_SCHEDULE_HOURS: '0', BACKUP_JOB_ATTEMPTS: '3', BACKUP_JOB_BACKOFF_MS: '300', ...env,
   });
   const logs: string[] = [];
-  const logger = createLogger({ level: 'debug', format: 'json', stream: new Writable({ write(chunk: Buffer, _e, cb) { logs.push(chunk.toString()); cb(); } }) });
-  const connections: Redis[] = [];
-  const connect = (role: 'worker' | 'producer'): Redis => {
-    const c = createRedisConnection({ url: redisUrl }, role);
-    c.on('error', () => undefined);
-    connections.push(c);
-    return c;
-  };
+  const logger = collectingLogger(logs);
+  const { connect, all: connections } = trackConnections(redisUrl);
   const producer = connect('producer');
   await waitUntilReady(producer, 5000);
   const queues = createQueues(config, producer);
