@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config.js';
-import { loadConfig, readEnvFile } from '../src/config/load-config.js';
+import { loadConfig, readEnvFile, type ConfigNeeds } from '../src/config/load-config.js';
 import { SnapkeepError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/logging/create-logger.js';
 import type { RedisTarget } from '../src/queue/redis-connection.js';
@@ -13,8 +13,8 @@ export function readEnvironment(): Record<string, string | undefined> {
   return { ...readEnvFile(), ...process.env };
 }
 
-/** loadCliConfig reads the settings; throws ConfigError (exit 2) when they are invalid. */
-export function loadCliConfig(needs: { database?: boolean } = {}): Config {
+/** loadCliConfig reads the settings; throws ConfigError (exit 2) when they are invalid or miss what `needs` names. */
+export function loadCliConfig(needs: ConfigNeeds = {}): Config {
   return loadConfig(readEnvironment(), needs);
 }
 

@@ -30,7 +30,8 @@ for (const [role, description] of services) {
     // Loaded only here: the API's modules (Express, Bull Board, metrics) would cost every one-shot
     // command (`backup create`, `token create`) about 20 MB of memory and a fraction of a second.
     const { runService } = await import('./processes/run-service.js');
-    await runService(role, loadCliConfig());
+    // `api` only enqueues; `serve` and `worker` run the backup and restore jobs that read DB_PATH.
+    await runService(role, loadCliConfig(role === 'api' ? {} : { database: 'with-store', command: role }));
     runningService = true;
   });
 }

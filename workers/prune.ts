@@ -1,4 +1,4 @@
-import { listBackups } from '../src/backups/list-backups.js';
+import { listStoredBackups } from '../src/backups/list-backups.js';
 import { SnapkeepError } from '../src/errors.js';
 import type { PruneJobData, PruneResult } from '../src/queue/job-types.js';
 import { planRetention } from '../src/retention/plan-retention.js';
@@ -13,10 +13,11 @@ export async function prune(data: PruneJobData, ctx: JobContext): Promise<PruneR
   const now = data.at ? new Date(data.at) : new Date();
   if (Number.isNaN(now.getTime())) throw new SnapkeepError('invalid_config', `not a time: ${data.at}`);
   ctx.reportProgress({ phase: 'prune', percent: 0, bytesDone: 0, bytesTotal: 0 });
-  const backups = await listBackups(ctx.store);
-  // One id normally has one object; should two kinds ever share an id, both go together.
-  const keysById = new Map<string, string[]>();
-  for (const b of backups) keysById.set(b.id, [...(keysById.get(b.id) ?? []), b.key]);
+  const backups = await listStoredBackups(ctx.store);
+  // One id normally has one object; should two kinds ever share an id, both go together. Store
+  // calls take names relative to the prefix (`name`), not the full key listings show.
+  const namesById = new Map<string, string[]>();
+  for (const b of backups) namesById.set(b.id, [...(namesById.get(b.id) ?? []), b.name]);
   const plan = planRetention(
     backups.map((b) => ({ id: b.id, createdAt: new Date(b.createdAt) })),
     ctx.config.retention,
@@ -29,7 +30,7 @@ export async function prune(data: PruneJobData, ctx: JobContext): Promise<PruneR
   const spared = plan.delete.filter((id) => restoring.has(id));
   const deleted = plan.delete.filter((id) => !restoring.has(id));
   if (!data.dryRun && deleted.length > 0) {
-    await ctx.store.delete(deleted.flatMap((id) => keysById.get(id) ?? []));
+    await ctx.store.delete(deleted.flatMap((id) => namesById.get(id) ?? []));
   }
   ctx.reportProgress({ phase: 'prune', percent: 100, bytesDone: 0, bytesTotal: 0 });
   const result: PruneResult = {

@@ -3,6 +3,7 @@ import { rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { AgeKeys } from '../src/age/age-decrypt.js';
+import { requireDbPath } from '../src/config/load-config.js';
 import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
 import { temporaryPath } from '../src/snapshot/temporary-files.js';
 import { verifySqliteFile } from '../src/snapshot/verify-sqlite.js';
@@ -17,7 +18,7 @@ import { assertRestoreTargetFree, explainDiskFull, placeRestore, restoreTargetPa
  * existing one unless force). DB_PATH itself is never opened.
  */
 export async function restoreAgeDatabase(backup: FoundBackup, data: RestoreJobData, ctx: JobContext, keys: AgeKeys): Promise<RestoreResult> {
-  const dbPath = ctx.config.dbPath!;
+  const dbPath = requireDbPath(ctx.config, 'to restore a database backup');
   const started = Date.now();
   const target = restoreTargetPath(dbPath, backup.id);
   const force = data.force === true;

@@ -5,6 +5,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { findBackup } from '../src/backups/find-backup.js';
 import { createDecryptStream, UnsupportedCrbuVersionError } from '../src/crypto/crbu-decrypt-stream.js';
+import { requireDbPath } from '../src/config/load-config.js';
 import { SnapkeepError, coerceError } from '../src/errors.js';
 import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
 import { temporaryPath } from '../src/snapshot/temporary-files.js';
@@ -27,21 +28,22 @@ const WRITE_HIGH_WATER_MARK = 1024 * 1024;
  */
 export async function restore(data: RestoreJobData, ctx: JobContext): Promise<RestoreResult> {
   const { config, store } = ctx;
-  if (!config.dbPath) throw new SnapkeepError('invalid_config', 'DB_PATH is not set');
   const started = Date.now();
   const logger = ctx.logger.child({ backupId: data.backupId });
   const backup = await findBackup(store, data.backupId);
   // Archives and age backups (issue 7): restore-archive.ts.
   // Loaded on demand: the archive and age code costs a database restore about 15 MB and 0.1 s to load.
   if (backup.encryption !== 'master-key' || backup.kind !== 'database') return (await import('./restore-archive.js')).restoreArchiveOrAge(backup, data, ctx);
-  const target = restoreTargetPath(config.dbPath, backup.id);
+  // Only a database restore needs DB_PATH (an archive goes under STATE_DIR or its target).
+  const dbPath = requireDbPath(config, 'to restore a database backup');
+  const target = restoreTargetPath(dbPath, backup.id);
   const force = data.force === true;
   await assertRestoreTargetFree(target, force);
   const keys = masterKeysInOrder(config, backup.metadata['snapkeep-key']);
   if (keys.length === 0) throw new SnapkeepError('invalid_config', 'MASTER_KEY is not set');
 
   // Beside DB_PATH, so the final rename is atomic (same filesystem); named so a later start cleans it if we die.
-  const temp = temporaryPath(dirname(config.dbPath), 'restore');
+  const temp = temporaryPath(dirname(dbPath), 'restore');
   logger.info('restore started', { target });
   try {
     const keyIndex = await decryptWithKeys(ctx, backup.name, keys, temp);
@@ -58,7 +60,7 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
     logger.info('restore completed', { target, size, durationMs: result.durationMs, keyIndex });
     return result;
   } catch (err) {
-    throw explain(err, config.dbPath);
+    throw explain(err, dbPath);
   } finally {
     await rm(temp, { force: true });
   }

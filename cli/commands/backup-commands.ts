@@ -101,7 +101,8 @@ export function registerBackupCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--passphrase-file <file>', 'lock this backup with the passphrase in <file> (`-`: standard input): an age archive that `age -d` opens')
     .action(async (options: { queue?: boolean; json?: boolean; passphraseFile?: string }) => {
-      const config = loadCliConfig({ database: true });
+      // In this process the snapshot reads DB_PATH; with --queue the service's worker takes it.
+      const config = loadCliConfig(options.queue ? {} : { database: 'always', command: 'backup create' });
       const secrets = await readCliSecrets(options);
       const result = await runOperation<BackupJobData, BackupResult>(config, options, backup, { trigger: 'cli' }, 'enqueueBackup', secrets);
       if (options.json) print(result);
@@ -129,13 +130,15 @@ export function registerBackupCommands(program: Command): void {
     .option('--target <dir>', 'archives: restore into this new directory instead of {STATE_DIR}/restore/{ID} (with --queue, on the worker\'s host)')
     .action(async (options: { id: string; force?: boolean; queue?: boolean; json?: boolean; passphraseFile?: string; identityFile?: string; target?: string }) => {
       if (!isBackupId(options.id)) throw new UsageError(`--id: not a backup id: expected YYYYMMDDTHHMMSSZ-xxxxxxxx`);
-      const config = loadCliConfig({ database: true });
+      // DB_PATH only for a database backup, written beside it (the restore says so, exit 2, when it
+      // is unset); an archive goes under STATE_DIR or --target, and --queue restores on the worker.
+      const config = loadCliConfig();
       const secrets = await readCliSecrets(options);
       const data: RestoreJobData = { backupId: options.id, ...(options.force ? { force: true } : {}), ...(options.target ? { target: resolve(options.target) } : {}) };
       const result = await runOperation<RestoreJobData, RestoreResult>(config, options, restore, data, 'enqueueRestore', secrets);
       if (options.json) print(result);
       else if (result.archive) printArchiveRestore(result);
-      else printSwapSteps(config.dbPath!, result);
+      else printSwapSteps(result);
     });
 
   group.command('prune')

@@ -21,8 +21,14 @@ export function printBackupTable(backups: BackupEntry[]): void {
   for (const row of rows) out(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
 }
 
-/** printSwapSteps tells the operator how to put a verified restore in place. */
-export function printSwapSteps(dbPath: string, result: RestoreResult): void {
+/**
+ * printSwapSteps tells the operator how to put a verified restore in place. The database is the one
+ * the restore was written beside (`{DB_PATH}.restore.{id}`): the worker's DB_PATH with --queue,
+ * which this process may not have, or have set to another path.
+ */
+export function printSwapSteps(result: RestoreResult): void {
+  const suffix = `.restore.${result.backupId}`;
+  const dbPath = result.path.endsWith(suffix) ? result.path.slice(0, -suffix.length) : result.path;
   out(`restored and verified: ${result.path} (${humanSize(result.size)}, integrity_check ok)`);
   out('');
   out('To put it in place:');

@@ -2,16 +2,40 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import Joi from 'joi';
+import { SnapkeepError } from '../errors.js';
 import type { Config, ScheduleConfig } from './config.js';
 
-/** ConfigError lists every invalid setting at once, one line each, naming the variable. */
-export class ConfigError extends Error {
+/**
+ * ConfigError lists every invalid setting at once, one line each, naming the variable: the CLI
+ * exits 2 on it. A job that meets one fails at once: another attempt would meet it again.
+ */
+export class ConfigError extends SnapkeepError {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(problems.join('\n'));
+    super('invalid_config', problems.join('\n'), { retryable: false });
     this.name = 'ConfigError';
     this.problems = problems;
   }
+}
+
+/**
+ * ConfigNeeds says what a command cannot run without. Only what reads or writes the database
+ * needs DB_PATH: `always` for a command that does so in its own process (`backup create`),
+ * `with-store` for a process that runs backup and restore jobs once a store is configured
+ * (`serve`, `worker`). Listing, pruning, enqueueing (`api`, `--queue`) and tokens never need it.
+ */
+export interface ConfigNeeds {
+  database?: 'always' | 'with-store';
+  /** The command, named in the message: `backup create`, `worker`. */
+  command?: string;
+}
+
+const DB_PATH_MEANING = 'the SQLite database to back up; restores are written beside it';
+
+/** requireDbPath is DB_PATH, or the settings error naming it for a command that cannot go on without it. */
+export function requireDbPath(config: Config, purpose: string): string {
+  if (config.dbPath === undefined) throw new ConfigError([`DB_PATH: is required ${purpose}: ${DB_PATH_MEANING}`]);
+  return config.dbPath;
 }
 
 const hexKey = Joi.string().pattern(/^[0-9a-fA-F]{64}$/).messages({
@@ -72,7 +96,7 @@ export function readEnvFile(dir: string = process.cwd()): Record<string, string 
  */
 export function loadConfig(
   env: Record<string, string | undefined>,
-  needs: { database?: boolean } = {},
+  needs: ConfigNeeds = {},
 ): Config {
   const { value, error } = schema.validate(env, { abortEarly: false, convert: true });
   const problems: string[] = error
@@ -91,7 +115,11 @@ export function loadConfig(
     for (const name of REQUIRED_WITH_ENDPOINT) if (str(name) === '') problems.push(`${name}: is required when BACKUP_S3_ENDPOINT is set`);
   }
   if (enabled && str('MASTER_KEY') === '') problems.push('MASTER_KEY: is required when backups are enabled (generate one with `snapkeep key generate`)');
-  if ((enabled || needs.database) && str('DB_PATH') === '') problems.push('DB_PATH: is required: the SQLite database to back up');
+  const needsDatabase = needs.database === 'always' || (needs.database === 'with-store' && enabled);
+  if (needsDatabase && str('DB_PATH') === '') {
+    const by = needs.command ? ` by \`snapkeep ${needs.command}\`` : '';
+    problems.push(`DB_PATH: is required${by}: ${DB_PATH_MEANING}`);
+  }
   if (str('BACKUP_S3_PREFIX').startsWith('/')) problems.push('BACKUP_S3_PREFIX: must not start with "/"');
 
   if (problems.length > 0) throw new ConfigError(problems);

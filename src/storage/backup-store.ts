@@ -57,4 +57,10 @@ export interface BackupStore {
   delete(names: string[]): Promise<void>;
   /** check proves the store is reachable and the bucket or directory exists. */
   check(): Promise<void>;
+  /**
+   * keyOf is where an operator finds a named object with other tools: its full key in the bucket
+   * (S3: the prefix and the name, for `aws s3 cp s3://{bucket}/{key}`), or its file name in the
+   * directory (BACKUP_LOCAL_DIR). Listings show it as `key`; store calls still take the name.
+   */
+  keyOf(name: string): string;
 }

@@ -144,6 +144,14 @@ export class LocalBackupStore implements BackupStore {
     }
   }
 
+  /**
+   * keyOf is the file's name in the directory: the same on every host that mounts it, where an
+   * absolute path would name one host's mount point.
+   */
+  keyOf(name: string): string {
+    return name;
+  }
+
   /** ensureDir creates the directory (0700) on first use, so the quick start needs no mkdir. */
   private async ensureDir(): Promise<void> {
     this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(

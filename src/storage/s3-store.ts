@@ -227,6 +227,11 @@ export class S3BackupStore implements BackupStore {
     }
   }
 
+  /** keyOf is the object's full key in the bucket: BACKUP_S3_PREFIX and the name. */
+  keyOf(name: string): string {
+    return this.prefix + name;
+  }
+
   /** partSizeFor is the configured part size, or a larger one (whole MiB) when the hinted size needs it. */
   private partSizeFor(expectedSize: number | undefined): number {
     if (expectedSize === undefined || !Number.isFinite(expectedSize) || expectedSize <= 0) return this.partSize;

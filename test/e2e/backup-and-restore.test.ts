@@ -103,15 +103,19 @@ describe('backup and restore end to end: built CLI, HTTP API, real Redis and S3'
     const job = await pollJob(base, accepted.statusUrl, viewer);
     expect(job).toMatchObject({ state: 'completed', queue: 'backup', progress: { phase: 'upload', percent: 100 } });
     const result = job.result as { backupId: string; key: string };
+    // The job result's key is still the name under the prefix (workers/backup.ts); listings give the full key.
     expect(result.key).toBe(`${result.backupId}.crbu`);
     apiBackupId = result.backupId;
 
-    const out = join(dir, 'downloaded.db');
-    await decryptObject(`backups/${result.backupId}.crbu`, out);
-    expect(readNotes(out)).toEqual(readNotes(dbPath));
+    const list = (await (await fetch(`${base}/api/backups`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { backups: Array<{ id: string; key: string }> };
+    const listed = list.backups.find((b) => b.id === apiBackupId);
+    // DESIGN: the object key is {BACKUP_S3_PREFIX}{id}.crbu, and the listing's key is that full key.
+    expect(listed?.key).toBe(`backups/${apiBackupId}.crbu`);
 
-    const list = (await (await fetch(`${base}/api/backups`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { backups: Array<{ id: string }> };
-    expect(list.backups.map((b) => b.id)).toContain(apiBackupId);
+    // The key as listed is where `aws s3 cp s3://bucket/$key` finds the object.
+    const out = join(dir, 'downloaded.db');
+    await decryptObject(listed!.key, out);
+    expect(readNotes(out)).toEqual(readNotes(dbPath));
   });
 
   it('snapkeep backup create (in-process, and --queue) stores backups that list newest first', async () => {
@@ -127,9 +131,15 @@ describe('backup and restore end to end: built CLI, HTTP API, real Redis and S3'
 
     const listed = await runCli(['backup', 'list', '--json'], env);
     expect(listed.code).toBe(0);
-    const ids = (JSON.parse(listed.stdout) as { backups: Array<{ id: string }> }).backups.map((b) => b.id);
+    const backups = (JSON.parse(listed.stdout) as { backups: Array<{ id: string; key: string }> }).backups;
+    const ids = backups.map((b) => b.id);
     expect(ids).toEqual(expect.arrayContaining([apiBackupId, directId, queuedId]));
     expect(ids).toEqual([...ids].sort().reverse());
+    // `backup list --json` prints the API's listing: full keys, prefix included.
+    for (const b of backups) expect(b.key).toBe(`backups/${b.id}.crbu`);
+    const direct2 = join(dir, 'direct.db');
+    await decryptObject(backups.find((b) => b.id === directId)!.key, direct2);
+    expect(readNotes(direct2)).toEqual(readNotes(dbPath));
   });
 
   it('restores through the API beside DB_PATH, verified, and refuses a second restore over it', async () => {

@@ -96,6 +96,7 @@ describe('CLI output: tables for people, --json for scripts, progress only on a 
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as { backups: Array<{ id: string; createdAt: string; size: number; key: string }> };
     expect(parsed.backups.map((b) => b.id)).toEqual(newestFirst);
+    // A directory store's key is the file's name in BACKUP_LOCAL_DIR (an S3 store's is prefix + name).
     for (const b of parsed.backups) expect(b).toMatchObject({ key: `${b.id}.crbu`, size: expect.any(Number), createdAt: expect.any(String) });
   });
 

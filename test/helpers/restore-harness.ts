@@ -133,5 +133,6 @@ export function countingStore(inner: BackupStore, onGet?: (name: string, body: A
     list: () => inner.list(),
     delete: (names) => inner.delete(names),
     check: () => inner.check(),
+    keyOf: (name) => inner.keyOf(name),
   };
 }

@@ -29,6 +29,7 @@ class CountingStore implements BackupStore {
   get: BackupStore['get'] = (...args) => this.inner.get(...args);
   head: BackupStore['head'] = (...args) => this.inner.head(...args);
   check: BackupStore['check'] = () => this.inner.check();
+  keyOf: BackupStore['keyOf'] = (name) => this.inner.keyOf(name);
   async list(): Promise<StoredObject[]> {
     const objects = await this.inner.list();
     // As a store whose second page fails: the first page was read, then the listing broke.

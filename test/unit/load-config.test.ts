@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+import { ConfigError, loadConfig, requireDbPath, type ConfigNeeds } from '../../src/config/load-config.js';
 
 const KEY = 'ab'.repeat(32);
 const local = { BACKUP_LOCAL_DIR: '/tmp/snapkeep-x', MASTER_KEY: KEY, DB_PATH: '/tmp/app.db' };
 
-function problemsOf(env: Record<string, string>): string[] {
+function problemsOf(env: Record<string, string>, needs: ConfigNeeds = {}): string[] {
   try {
-    loadConfig(env);
+    loadConfig(env, needs);
   } catch (err) {
     if (err instanceof ConfigError) return err.problems;
     throw err;
@@ -52,7 +52,6 @@ describe('loadConfig', () => {
     ['MASTER_KEY not hex', { ...local, MASTER_KEY: 'zz'.repeat(32) }, 'MASTER_KEY'],
     ['MASTER_KEY missing with a store', { BACKUP_LOCAL_DIR: '/tmp/x', DB_PATH: 'a.db' }, 'MASTER_KEY'],
     ['MASTER_KEY_PREVIOUS malformed', { ...local, MASTER_KEY_PREVIOUS: 'nope' }, 'MASTER_KEY_PREVIOUS'],
-    ['DB_PATH missing with a store', { BACKUP_LOCAL_DIR: '/tmp/x', MASTER_KEY: KEY }, 'DB_PATH'],
     ['endpoint not a URL', { ...local, BACKUP_LOCAL_DIR: '', BACKUP_S3_ENDPOINT: 'not a url' }, 'BACKUP_S3_ENDPOINT'],
     ['bucket missing', { MASTER_KEY: KEY, DB_PATH: 'a', BACKUP_S3_ENDPOINT: 'http://h', BACKUP_S3_ACCESS_KEY: 'a', BACKUP_S3_SECRET_KEY: 's' }, 'BACKUP_S3_BUCKET'],
     ['access key missing', { MASTER_KEY: KEY, DB_PATH: 'a', BACKUP_S3_ENDPOINT: 'http://h', BACKUP_S3_BUCKET: 'b', BACKUP_S3_SECRET_KEY: 's' }, 'BACKUP_S3_ACCESS_KEY'],
@@ -78,6 +77,43 @@ describe('loadConfig', () => {
   it.each(cases)('%s names the variable', (_label, env, variable) => {
     const problems = problemsOf(env);
     expect(problems.some((p) => p.startsWith(`${variable}:`))).toBe(true);
+  });
+
+  describe('DB_PATH, required only where the database is read or written', () => {
+    const noDatabase = { BACKUP_LOCAL_DIR: '/tmp/x', MASTER_KEY: KEY };
+
+    it('is not needed to list, prune, enqueue or manage tokens, with a store or without', () => {
+      expect(loadConfig(noDatabase).dbPath).toBeUndefined();
+      expect(loadConfig({}).dbPath).toBeUndefined();
+      expect(loadConfig({ ...noDatabase, BACKUP_LOCAL_DIR: '', BACKUP_S3_ENDPOINT: 'http://h', BACKUP_S3_BUCKET: 'b', BACKUP_S3_ACCESS_KEY: 'a', BACKUP_S3_SECRET_KEY: 's' }).dbPath).toBeUndefined();
+    });
+
+    it('is required by a command that snapshots in its own process, store or not, naming the command', () => {
+      const withStore = problemsOf(noDatabase, { database: 'always', command: 'backup create' });
+      expect(withStore).toEqual(['DB_PATH: is required by `snapkeep backup create`: the SQLite database to back up; restores are written beside it']);
+      expect(problemsOf({}, { database: 'always' })).toEqual([expect.stringMatching(/^DB_PATH: is required: /)]);
+      expect(loadConfig({ ...noDatabase, DB_PATH: 'app.db' }, { database: 'always' }).dbPath).toMatch(/\/app\.db$/);
+    });
+
+    it('is required by a job-running process only when a store is configured', () => {
+      expect(problemsOf(noDatabase, { database: 'with-store', command: 'worker' })).toEqual([expect.stringMatching(/^DB_PATH: is required by `snapkeep worker`: /)]);
+      // Backups disabled: the process runs no backup job, so it needs no database either.
+      expect(loadConfig({}, { database: 'with-store', command: 'serve' }).store).toBeUndefined();
+    });
+
+    it('is listed with the other problems at once', () => {
+      const problems = problemsOf({ BACKUP_LOCAL_DIR: '/tmp/x', PORT: 'x' }, { database: 'always' });
+      expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['DB_PATH', 'MASTER_KEY', 'PORT']);
+    });
+
+    it('requireDbPath gives DB_PATH, or a settings error naming it that no retry can fix', () => {
+      expect(requireDbPath(loadConfig({ ...noDatabase, DB_PATH: '/srv/app.db' }), 'to restore a database backup')).toBe('/srv/app.db');
+      let thrown: unknown;
+      try { requireDbPath(loadConfig(noDatabase), 'to restore a database backup'); } catch (err) { thrown = err; }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      expect((thrown as ConfigError).problems).toEqual([expect.stringMatching(/^DB_PATH: is required to restore a database backup: /)]);
+      expect(thrown).toMatchObject({ code: 'invalid_config', retryable: false });
+    });
   });
 
   it('reports every problem at once, never a secret value', () => {

@@ -77,7 +77,7 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       id: { type: 'string', pattern: BACKUP_ID_PATTERN },
       createdAt: dateTime,
       size: { type: 'integer', minimum: 0, description: 'Stored (encrypted) size in bytes.' },
-      key: { type: 'string', description: 'The object name relative to BACKUP_S3_PREFIX.' },
+      key: { type: 'string', description: 'Where the object is: its full key in the bucket, BACKUP_S3_PREFIX included (`backups/20261122T020000Z-1a2b3c4d.crbu`, for `aws s3 cp s3://BUCKET/KEY`); with BACKUP_LOCAL_DIR, its file name in that directory.' },
       kind: { enum: ['database', 'archive'] },
       encryption: { enum: ['master-key', 'passphrase', 'public-key'] },
     },
@@ -103,7 +103,7 @@ export const SCHEMAS: Record<string, JsonSchema> = {
     required: ['backupId', 'key', 'size', 'createdAt', 'durationMs'],
     properties: {
       backupId: { type: 'string', pattern: BACKUP_ID_PATTERN },
-      key: { type: 'string' },
+      key: { type: 'string', description: 'The object name under BACKUP_S3_PREFIX (`{id}.crbu`); the full key in the bucket is the one `GET /api/backups` lists.' },
       size: { type: 'integer', minimum: 0 },
       databaseSize: { type: 'integer', minimum: 0 },
       createdAt: dateTime,
