@@ -33,6 +33,7 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
 
   ctx.reportProgress({ phase: 'snapshot', percent: 0, bytesDone: 0, bytesTotal: 0 });
   const snapshot = await snapshotDatabase(config.dbPath, snapshotTempDir(config.stateDir));
+  logger.info('snapshot taken', { databaseSize: snapshot.size, durationMs: Date.now() - started });
   try {
     // A stop requested during the snapshot (which cannot be interrupted) ends here, before the upload.
     ctx.signal?.throwIfAborted();
