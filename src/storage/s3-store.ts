@@ -9,22 +9,22 @@ import {
   S3Client,
   type _Error as S3KeyError,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { S3StoreConfig } from '../config/config.js';
 import { SnapkeepError, coerceError } from '../errors.js';
 import type { BackupStore, FetchedObject, PutOptions, StoredObject } from './backup-store.js';
 import { checkMetadata, checkObjectName } from './check-object.js';
 import { guardBody } from './guard-body.js';
 import { translateS3Error } from './s3-errors.js';
+import { uploadToS3 } from './s3-upload.js';
 
 /** S3StoreOptions tune an S3BackupStore; the defaults suit backups of a few GB over an ordinary link. */
 export interface S3StoreOptions {
   /**
-   * Multipart part size in bytes, at least 5 MiB (default 8 MiB); about queueSize + 2 parts are in
-   * memory at once. A put whose expectedSize needs more than 9,000 parts uses larger ones.
+   * Multipart part size in bytes, at least 5 MiB (default 8 MiB); a put holds queueSize part buffers.
+   * A put whose expectedSize needs more than 9,000 parts uses larger ones.
    */
   partSize?: number;
-  /** Parts uploaded in parallel (default 2). */
+  /** Parts uploaded in parallel, at most (default 3). */
   queueSize?: number;
   /** How long to wait for a TCP (and TLS) connection. */
   connectionTimeoutMs?: number;
@@ -48,8 +48,8 @@ const MAX_UNABORTED = 100;
 
 /**
  * S3BackupStore keeps backups as objects under a prefix of an S3-compatible bucket. Uploads stream
- * through lib-storage's multipart Upload, so an object appears only once complete; a failed upload
- * is aborted before put rejects.
+ * as a multipart upload (s3-upload.ts), so an object appears only once complete; a failed upload is
+ * aborted before put rejects.
  */
 export class S3BackupStore implements BackupStore {
   readonly description: string;
@@ -70,15 +70,15 @@ export class S3BackupStore implements BackupStore {
   constructor(config: S3StoreConfig, options: S3StoreOptions = {}) {
     this.bucket = config.bucket;
     this.prefix = config.prefix;
-    // Measured with `npm run bench` (docs/benchmarks.md): lib-storage holds queueSize parts in
-    // flight and gathers the next one, copying it into a buffer of its own, so a put holds about
-    // (queueSize + 2) × partSize; 16 MiB × 4 made a backup's peak RSS over 250 MiB. 8 MiB (the AWS
-    // CLI's part size) × 2 keeps `backup create` near 150 MiB; every part costs the server a request
-    // (s3rver spent about 0.5 s more CPU per GiB on 6 MiB parts than on 8 MiB ones).
+    // Measured with `npm run bench` (docs/benchmarks.md): a put holds queueSize × partSize of part
+    // buffers. 8 MiB (the AWS CLI's part size) × 3 kept `backup create` near 140 MiB and uploaded a
+    // GiB about as fast as 4 or 8 parts at once against s3rver; 2 parts were slower. Every part
+    // costs the server a request (s3rver spent about 0.5 s more CPU per GiB on 6 MiB parts).
     this.partSize = options.partSize ?? 8 * MiB;
-    // S3 refuses parts under 5 MiB (but the last); lib-storage would only say so at the first put.
+    // S3 refuses parts under 5 MiB (but the last); say so now, not at the first large put.
     if (this.partSize < 5 * MiB) throw new RangeError(`partSize must be at least 5 MiB, not ${this.partSize} bytes`);
-    this.queueSize = options.queueSize ?? 2;
+    this.queueSize = options.queueSize ?? 3;
+    if (!Number.isInteger(this.queueSize) || this.queueSize < 1) throw new RangeError(`queueSize must be a positive integer, not ${this.queueSize}`);
     this.listPageSize = Math.min(options.listPageSize ?? 1000, 1000);
     this.deleteBatchSize = Math.min(options.deleteBatchSize ?? 1000, 1000);
     this.logger = options.logger;
@@ -106,32 +106,28 @@ export class S3BackupStore implements BackupStore {
   async put(name: string, body: Readable, options: PutOptions = {}): Promise<StoredObject> {
     const guarded = guardBody(body, options.signal);
     const key = this.prefix + name;
-    let size = 0;
-    let upload: Upload | undefined;
-    const counted = Readable.from(countBytes(guarded.chunks, (n) => { size += n; }), { objectMode: false });
+    let uploadId: string | undefined;
     try {
       checkObjectName(name);
       checkMetadata(options.metadata);
       options.signal?.throwIfAborted();
-      upload = new Upload({
+      const size = await uploadToS3(guarded.chunks, {
         client: this.client,
-        params: { Bucket: this.bucket, Key: key, Body: counted, ...(options.metadata ? { Metadata: options.metadata } : {}) },
+        bucket: this.bucket,
+        key,
+        ...(options.metadata ? { metadata: options.metadata } : {}),
         partSize: this.partSizeFor(options.expectedSize),
         queueSize: this.queueSize,
-        // We abort a failed upload ourselves: lib-storage throws the abort's error instead of the
-        // original when its own abort fails, and its abort() settles done() before the parts are gone.
-        leavePartsOnError: true,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        onUploadId: (id) => { uploadId = id; },
       });
-      const onProgress = options.onProgress;
-      if (onProgress) upload.on('httpUploadProgress', (progress) => { if (progress.loaded !== undefined) onProgress(progress.loaded); });
-      await upload.done();
       // The store answers again: now the uploads that failed while it was away can be aborted.
       await this.retryUnabortedUploads();
       return { name, size, lastModified: new Date() };
     } catch (error) {
       const failure = guarded.error ?? translateS3Error(error, { bucket: this.bucket, name });
-      await this.abortUpload(key, upload?.uploadId);
-      counted.destroy();
+      await this.abortUpload(key, uploadId);
       // Every failure, a refused name included, must release the body: a producer piping into it
       // would otherwise wait on backpressure forever.
       guarded.fail(failure);
@@ -261,13 +257,5 @@ export class S3BackupStore implements BackupStore {
   /** retryUnabortedUploads aborts, once more, the failed uploads that could not be aborted at the time. */
   private async retryUnabortedUploads(): Promise<void> {
     for (const [uploadId, key] of [...this.unaborted]) await this.abortUpload(key, uploadId);
-  }
-}
-
-/** countBytes passes chunks through, telling onBytes the size of each. */
-async function* countBytes(chunks: AsyncIterable<Buffer>, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
-  for await (const chunk of chunks) {
-    onBytes(chunk.length);
-    yield chunk;
   }
 }

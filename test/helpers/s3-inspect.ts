@@ -5,11 +5,17 @@ import { pipeline } from 'node:stream/promises';
 import { createDecryptStream } from '../../src/crypto/crbu-decrypt-stream.js';
 import type { TestS3Server } from './s3-server.js';
 
-/** s3ClientFor is an SDK client that talks to the test server directly, past any proxy a test put in front. */
+/**
+ * s3ClientFor is an SDK client that talks to the test server directly, past any proxy a test put in
+ * front. Checksums only where required, as snapkeep's own client: s3rver would keep the aws-chunked
+ * framing of the SDK's default CRC trailers inside the objects it stores.
+ */
 export function s3ClientFor(server: TestS3Server): S3Client {
   return new S3Client({
     endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true,
     credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
   });
 }
 

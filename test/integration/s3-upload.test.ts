@@ -1,0 +1,124 @@
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  AbortMultipartUploadCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { S3StoreConfig } from '../../src/config/config.js';
+import { uploadToS3 } from '../../src/storage/s3-upload.js';
+import { s3ClientFor } from '../helpers/s3-inspect.js';
+import { startS3Server, storeConfigFor, type TestS3Server } from '../helpers/s3-server.js';
+
+const MiB = 1024 * 1024;
+const PART = 5 * MiB;
+
+let s3: TestS3Server;
+let config: S3StoreConfig;
+beforeAll(async () => {
+  s3 = await startS3Server();
+  config = storeConfigFor(s3);
+});
+afterAll(async () => { await s3?.close(); });
+
+/** Watch counts UploadPart requests as the client sends them: how many at once, how many in all. */
+interface Watch { client: S3Client; maxParts: number; partsStarted: number; partsEndedAfter: (time: number) => number }
+
+function watchedClient(options: { failPart?: number } = {}): Watch {
+  const client = s3ClientFor(s3);
+  let inFlight = 0;
+  const ends: number[] = [];
+  const watch: Watch = { client, maxParts: 0, partsStarted: 0, partsEndedAfter: (time) => ends.filter((t) => t > time).length };
+  client.middlewareStack.add((next, context) => async (args) => {
+    if (context.commandName !== 'UploadPartCommand') return next(args);
+    const input = args.input as { PartNumber?: number };
+    watch.partsStarted += 1;
+    inFlight += 1;
+    watch.maxParts = Math.max(watch.maxParts, inFlight);
+    try {
+      if (input.PartNumber === options.failPart) {
+        // Slower than its siblings, so that they are still in flight or done when it fails.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        throw Object.assign(new Error('part refused by the test'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+      }
+      return await next(args);
+    } finally {
+      inFlight -= 1;
+      ends.push(performance.now());
+    }
+  }, { step: 'initialize', name: 'watchParts' });
+  return watch;
+}
+
+/** chunksOf hands bytes on in slices of an odd size, so that part boundaries fall inside chunks. */
+async function* chunksOf(bytes: Buffer, slice = 777 * 1024): AsyncGenerator<Buffer> {
+  for (let offset = 0; offset < bytes.length; offset += slice) yield bytes.subarray(offset, offset + slice);
+}
+
+async function fetchObject(client: S3Client, key: string): Promise<Buffer> {
+  const out = await client.send(new GetObjectCommand({ Bucket: config.bucket, Key: key }));
+  return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+const digest = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+describe('uploadToS3', () => {
+  it.each([
+    ['empty', 0, 0],
+    ['one byte short of a part', PART - 1, 0],
+    ['exactly one part', PART, 0],
+    ['one byte over a part', PART + 1, 2],
+    ['exactly two parts', 2 * PART, 2],
+    ['two parts and a byte', 2 * PART + 1, 3],
+  ])('%s: stores every byte, as one PutObject or as parts of the part size', async (label, size, parts) => {
+    const watch = watchedClient();
+    const bytes = randomBytes(size);
+    const key = `${config.prefix}${label.replace(/ /g, '-')}.crbu`;
+    const progress: number[] = [];
+    const stored = await uploadToS3(chunksOf(bytes), {
+      client: watch.client, bucket: config.bucket, key, partSize: PART, queueSize: 2,
+      metadata: { 'snapkeep-format': 'crbu1' }, onProgress: (n) => progress.push(n),
+    });
+    expect(stored).toBe(size);
+    expect(watch.partsStarted).toBe(parts);
+    expect(progress.at(-1)).toBe(size);
+    expect(digest(await fetchObject(watch.client, key))).toBe(digest(bytes));
+    watch.client.destroy();
+  });
+
+  it('keeps at most queueSize parts in flight, and uses them', async () => {
+    const watch = watchedClient();
+    const bytes = randomBytes(8 * PART + 123);
+    const key = `${config.prefix}bounded.crbu`;
+    await uploadToS3(chunksOf(bytes), { client: watch.client, bucket: config.bucket, key, partSize: PART, queueSize: 3 });
+    expect(watch.partsStarted).toBe(9);
+    expect(watch.maxParts).toBeLessThanOrEqual(3);
+    expect(watch.maxParts).toBeGreaterThanOrEqual(2);
+    expect(digest(await fetchObject(watch.client, key))).toBe(digest(bytes));
+    watch.client.destroy();
+  });
+
+  it('a refused part fails the upload with its error, stops sending parts, and settles every part before it rejects', async () => {
+    const watch = watchedClient({ failPart: 3 });
+    const key = `${config.prefix}refused.crbu`;
+    let uploadId: string | undefined;
+    const error = await uploadToS3(chunksOf(randomBytes(12 * PART)), {
+      client: watch.client, bucket: config.bucket, key, partSize: PART, queueSize: 3, onUploadId: (id) => { uploadId = id; },
+    }).then(() => undefined, (e: unknown) => e);
+    const rejectedAt = performance.now();
+    expect((error as Error).message).toBe('part refused by the test');
+    expect(uploadId).toBeDefined();
+    // Part 3 failed while at most 3 + 1 buffers were filled: the other 8 parts were never sent.
+    expect(watch.partsStarted).toBeLessThanOrEqual(6);
+    // Nothing was still arriving at the store once the caller could abort.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(watch.partsEndedAfter(rejectedAt)).toBe(0);
+
+    await watch.client.send(new AbortMultipartUploadCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId }));
+    const open = await watch.client.send(new ListMultipartUploadsCommand({ Bucket: config.bucket, Prefix: key }));
+    expect(open.Uploads ?? []).toEqual([]);
+    await expect(fetchObject(watch.client, key)).rejects.toThrow();
+    watch.client.destroy();
+  });
+});
