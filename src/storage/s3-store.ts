@@ -1,21 +1,13 @@
 import { addAbortSignal, Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-  type _Error as S3KeyError,
-} from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig, _Error as S3KeyError } from '@aws-sdk/client-s3';
 import type { S3StoreConfig } from '../config/config.js';
 import { SnapkeepError, coerceError } from '../errors.js';
 import type { BackupStore, FetchedObject, PutOptions, StoredObject } from './backup-store.js';
 import { checkMetadata, checkObjectName } from './check-object.js';
 import { guardBody } from './guard-body.js';
 import { translateS3Error } from './s3-errors.js';
-import { uploadToS3 } from './s3-upload.js';
+import { loadS3Sdk, type S3Sdk } from './s3-sdk.js';
+import type { uploadToS3 } from './s3-upload.js';
 
 /** S3StoreOptions tune an S3BackupStore; the defaults suit backups of a few GB over an ordinary link. */
 export interface S3StoreOptions {
@@ -53,7 +45,8 @@ const MAX_UNABORTED = 100;
  */
 export class S3BackupStore implements BackupStore {
   readonly description: string;
-  private readonly client: S3Client;
+  /** The SDK, its client and the uploader, once loaded (s3-sdk.ts): the constructor starts loading them. */
+  private readonly connection: Promise<{ sdk: S3Sdk; client: S3Client; upload: typeof uploadToS3 }>;
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly partSize: number;
@@ -83,7 +76,7 @@ export class S3BackupStore implements BackupStore {
     this.deleteBatchSize = Math.min(options.deleteBatchSize ?? 1000, 1000);
     this.logger = options.logger;
     this.description = `s3 bucket "${config.bucket}" prefix "${config.prefix}"`;
-    this.client = new S3Client({
+    const clientConfig: S3ClientConfig = {
       endpoint: config.endpoint,
       region: config.region,
       forcePathStyle: config.forcePathStyle,
@@ -100,7 +93,11 @@ export class S3BackupStore implements BackupStore {
         connectionTimeout: options.connectionTimeoutMs ?? 5_000,
         socketTimeout: options.idleTimeoutMs ?? 30_000,
       },
-    });
+    };
+    this.connection = Promise.all([loadS3Sdk(), import('./s3-upload.js')])
+      .then(([sdk, { uploadToS3: upload }]) => ({ sdk, client: new sdk.S3Client(clientConfig), upload }));
+    // A failed load surfaces at the first call, as that call's error; not as an unhandled rejection now.
+    this.connection.catch(() => undefined);
   }
 
   async put(name: string, body: Readable, options: PutOptions = {}): Promise<StoredObject> {
@@ -111,8 +108,9 @@ export class S3BackupStore implements BackupStore {
       checkObjectName(name);
       checkMetadata(options.metadata);
       options.signal?.throwIfAborted();
-      const size = await uploadToS3(guarded.chunks, {
-        client: this.client,
+      const { client, upload } = await this.connection;
+      const size = await upload(guarded.chunks, {
+        client,
         bucket: this.bucket,
         key,
         ...(options.metadata ? { metadata: options.metadata } : {}),
@@ -138,8 +136,9 @@ export class S3BackupStore implements BackupStore {
   async get(name: string, options: { signal?: AbortSignal } = {}): Promise<FetchedObject> {
     checkObjectName(name);
     try {
-      const out = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + name }),
+      const { sdk, client } = await this.connection;
+      const out = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + name }),
         options.signal ? { abortSignal: options.signal } : {},
       );
       if (!(out.Body instanceof Readable)) throw new SnapkeepError('internal', 'the S3 client returned a body that is not a Node stream');
@@ -155,7 +154,8 @@ export class S3BackupStore implements BackupStore {
   async head(name: string): Promise<StoredObject & { metadata: Record<string, string> }> {
     checkObjectName(name);
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + name }));
+      const { sdk, client } = await this.connection;
+      const out = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + name }));
       return { name, size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0), metadata: out.Metadata ?? {} };
     } catch (error) {
       throw translateS3Error(error, { bucket: this.bucket, name });
@@ -166,8 +166,9 @@ export class S3BackupStore implements BackupStore {
     const objects: StoredObject[] = [];
     let token: string | undefined;
     try {
+      const { sdk, client } = await this.connection;
       do {
-        const page = await this.client.send(new ListObjectsV2Command({
+        const page = await client.send(new sdk.ListObjectsV2Command({
           Bucket: this.bucket, Prefix: this.prefix, MaxKeys: this.listPageSize, ContinuationToken: token,
         }));
         for (const item of page.Contents ?? []) {
@@ -194,7 +195,8 @@ export class S3BackupStore implements BackupStore {
       const batch = names.slice(start, start + this.deleteBatchSize);
       let errors: S3KeyError[];
       try {
-        const out = await this.client.send(new DeleteObjectsCommand({
+        const { sdk, client } = await this.connection;
+        const out = await client.send(new sdk.DeleteObjectsCommand({
           Bucket: this.bucket,
           Delete: { Objects: batch.map((name) => ({ Key: this.prefix + name })), Quiet: true },
           // MinIO, Ceph and the S3 spec require Content-MD5 here; the SDK would send only a CRC32.
@@ -217,7 +219,8 @@ export class S3BackupStore implements BackupStore {
 
   async check(): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      const { sdk, client } = await this.connection;
+      await client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }));
     } catch (error) {
       throw translateS3Error(error, { bucket: this.bucket });
     }
@@ -238,7 +241,8 @@ export class S3BackupStore implements BackupStore {
   private async abortUpload(key: string, uploadId: string | undefined): Promise<void> {
     if (uploadId === undefined) return;
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+      const { sdk, client } = await this.connection;
+      await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
     } catch (error) {
       if ((error as { name?: string }).name !== 'NoSuchUpload') {
         if (!this.unaborted.has(uploadId)) {
