@@ -72,7 +72,7 @@ export async function runService(role: ServiceRole, config: Config): Promise<voi
     tokens = new TokenStore(config.stateDir);
     // Passphrases are sealed for the live workers before they reach Redis (issue 7).
     const sealPassphrase = passphraseSealer(producer, config);
-    const app = createApp({ queues, redis: producer, store, tokens, logger, sealPassphrase });
+    const app = createApp({ queues, redis: producer, store, tokens, logger, sealPassphrase, ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}) });
     server = await new Promise<Server>((resolve, reject) => {
       // Express 5 hands a listen error (EADDRINUSE) to this callback instead of emitting it.
       const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));

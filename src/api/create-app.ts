@@ -28,6 +28,8 @@ export interface AppDependencies {
   /** Extra routers mounted before the 404 handler (metrics, OpenAPI). */
   extraRoutes?: (app: Express) => void;
   authRateLimit?: { windowMs?: number; limit?: number };
+  /** TRUST_PROXY: the proxies whose X-Forwarded-For names the client (rate limits, logs). */
+  trustProxy?: number | string[];
   /** Seals request passphrases for the live workers (issue 7); without it passphrase requests answer 503. */
   sealPassphrase?: SealPassphrase;
 }
@@ -37,6 +39,7 @@ export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   app.use(requestLog(deps.logger));
   app.use(express.json({ limit: '16kb', strict: true }));
 

@@ -12,6 +12,12 @@ export interface Config {
   queuePrefix: string;
   host: string;
   port: number;
+  /**
+   * Which proxies in front of the API to believe about the client's address (X-Forwarded-For), as
+   * Express's `trust proxy`: a number of hops, or addresses, CIDR ranges and the names `loopback`,
+   * `linklocal`, `uniquelocal`. undefined: none, the peer's address is the client's.
+   */
+  trustProxy: number | string[] | undefined;
   stateDir: string;
   log: { level: string; format: 'json' | 'pretty' };
   includePaths: string[];

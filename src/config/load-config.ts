@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import Joi from 'joi';
@@ -74,6 +75,7 @@ const schema = Joi.object({
   QUEUE_PREFIX: Joi.string().pattern(/^[A-Za-z0-9_{}.-]+$/).default('snapkeep').messages({ 'string.pattern.base': 'may hold letters, digits, underscore, dot, dash and braces only' }),
   HOST: Joi.string().default('127.0.0.1'),
   PORT: Joi.number().integer().min(0).max(65535).default(7100),
+  TRUST_PROXY: empty,
   STATE_DIR: Joi.string().default('./data'),
   LOG_LEVEL: Joi.string().valid('error', 'warn', 'info', 'debug').default('info'),
   LOG_FORMAT: Joi.string().valid('json', 'pretty').default('json'),
@@ -121,6 +123,8 @@ export function loadConfig(
     problems.push(`DB_PATH: is required${by}: ${DB_PATH_MEANING}`);
   }
   if (str('BACKUP_S3_PREFIX').startsWith('/')) problems.push('BACKUP_S3_PREFIX: must not start with "/"');
+  const trustProxy = parseTrustProxy(str('TRUST_PROXY'));
+  if (trustProxy instanceof Error) problems.push(`TRUST_PROXY: ${trustProxy.message}`);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -155,6 +159,7 @@ export function loadConfig(
     queuePrefix: str('QUEUE_PREFIX'),
     host: str('HOST'),
     port: v.PORT as number,
+    trustProxy: trustProxy as number | string[] | undefined,
     stateDir,
     log: { level: str('LOG_LEVEL'), format: str('LOG_FORMAT') as 'json' | 'pretty' },
     includePaths: list('BACKUP_INCLUDE_PATHS').map((p) => resolve(p)),
@@ -162,4 +167,31 @@ export function loadConfig(
     ageRecipients: list('BACKUP_AGE_RECIPIENTS'),
   };
   return Object.freeze(config);
+}
+
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * parseTrustProxy reads TRUST_PROXY: a hop count (`1`: the one balancer in front), or a list of
+ * addresses, CIDR ranges and range names. `true` (believe any X-Forwarded-For) is refused: a client
+ * could then name any address and escape the failed-token limit.
+ */
+function parseTrustProxy(value: string): number | string[] | undefined | Error {
+  if (value === '') return undefined;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return hops >= 1 && hops <= 10 ? hops : new Error('a number of proxies must be 1 to 10');
+  }
+  const entries = value.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  for (const entry of entries) {
+    if (PROXY_RANGE_NAMES.has(entry)) continue;
+    const [address = '', bits, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !bitsOk || rest.length > 0) {
+      return new Error(`"${entry}" is not a number of proxies, an address, a CIDR range or one of loopback, linklocal, uniquelocal`);
+    }
+  }
+  return entries.length > 0 ? entries : undefined;
 }

@@ -25,11 +25,12 @@ export interface InProcessApi {
 }
 
 /** startInProcessApi builds the API as `snapkeep api` does, without a worker, for request-level tests. */
-export async function startInProcessApi(redisUrl: string, options: { authRateLimit?: { windowMs?: number; limit?: number } } = {}): Promise<InProcessApi> {
+export async function startInProcessApi(redisUrl: string, options: { authRateLimit?: { windowMs?: number; limit?: number }; trustProxy?: string } = {}): Promise<InProcessApi> {
   const dir = mkdtempSync(join(tmpdir(), 'snapkeep-api-'));
   const config = loadConfig({
     REDIS_URL: redisUrl, QUEUE_PREFIX: `t${Math.random().toString(16).slice(2, 10)}`, STATE_DIR: join(dir, 'state'),
     BACKUP_LOCAL_DIR: join(dir, 'backups'), DB_PATH: join(dir, 'app.db'), MASTER_KEY: 'ab'.repeat(32),
+    ...(options.trustProxy !== undefined ? { TRUST_PROXY: options.trustProxy } : {}),
   });
   const logs: string[] = [];
   const logger = collectingLogger(logs);
@@ -40,7 +41,11 @@ export async function startInProcessApi(redisUrl: string, options: { authRateLim
   const admin = tokens.create('admin', 'superadmin');
   const viewer = tokens.create('viewer', 'viewer');
   const store = new LocalBackupStore({ type: 'local', dir: join(dir, 'backups') });
-  const app = createApp({ queues, redis, store, tokens, logger, ...(options.authRateLimit ? { authRateLimit: options.authRateLimit } : {}) });
+  const app = createApp({
+    queues, redis, store, tokens, logger,
+    ...(options.authRateLimit ? { authRateLimit: options.authRateLimit } : {}),
+    ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
+  });
   const server: Server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
   answerClientErrors(server);
   const address = server.address();

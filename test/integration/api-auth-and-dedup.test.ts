@@ -47,6 +47,34 @@ describe('API authentication, brute-force limit and backup deduplication', () =>
   });
 });
 
+describe('failed-token limit behind a proxy (TRUST_PROXY)', () => {
+  let redis: TestRedis;
+  let api: InProcessApi | undefined;
+  beforeAll(async () => { redis = await startRedis(); });
+  afterEach(async () => { await api?.close(); api = undefined; });
+  afterAll(async () => { await redis?.stop(); });
+
+  const badTokenFrom = async (clientAddress: string): Promise<number> => (await fetch(`${api!.url}/api/jobs/backup-none`, {
+    headers: { authorization: 'Bearer wrong', 'x-forwarded-for': clientAddress },
+  })).status;
+
+  it('counts each forwarded client on its own when the proxy is trusted', async () => {
+    api = await startInProcessApi(redis.url, { authRateLimit: { windowMs: 60_000, limit: 3 }, trustProxy: 'loopback' });
+    const first = [];
+    for (let i = 0; i < 4; i++) first.push(await badTokenFrom('203.0.113.7'));
+    expect(first).toEqual([401, 401, 401, 429]);
+    // Another client behind the same balancer is not locked out by the first one's guesses.
+    expect(await badTokenFrom('203.0.113.8')).toBe(401);
+  });
+
+  it('ignores X-Forwarded-For unless told to trust it: a client cannot pick a fresh address per guess', async () => {
+    api = await startInProcessApi(redis.url, { authRateLimit: { windowMs: 60_000, limit: 3 } });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push(await badTokenFrom(`203.0.113.${10 + i}`));
+    expect(statuses).toEqual([401, 401, 401, 429]);
+  });
+});
+
 describe('TokenStore', () => {
   it('keeps only SHA-256 hashes, and looks tokens up by hash so a shared prefix tells an attacker nothing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'snapkeep-tokens-'));

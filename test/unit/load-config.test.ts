@@ -116,6 +116,18 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads TRUST_PROXY as a hop count or a list of addresses, ranges and range names', () => {
+    expect(loadConfig(local).trustProxy).toBeUndefined();
+    expect(loadConfig({ ...local, TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ ...local, TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.0.2.10' }).trustProxy)
+      .toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.0.2.10']);
+    for (const bad of ['true', '0', '11', '10.0.0.0/33', 'proxy.example', '10.0.0.1/8/1', '::1/129']) {
+      const problems = problemsOf({ ...local, TRUST_PROXY: bad });
+      expect(problems, bad).toHaveLength(1);
+      expect(problems[0]).toMatch(/^TRUST_PROXY: /);
+    }
+  });
+
   it('reports every problem at once, never a secret value', () => {
     const secret = 'very-secret-value';
     const problems = problemsOf({ BACKUP_S3_ENDPOINT: 'http://h', BACKUP_S3_SECRET_KEY: secret, MASTER_KEY: `${secret}0`, PORT: 'x' });
