@@ -72,11 +72,12 @@ export async function backupArchiveOrAge(data: BackupJobData, ctx: JobContext): 
     }
     const overhead = protection === 'master-key' ? CRBU_HEADER_LENGTH + CRBU_TAG_LENGTH : 300 + Math.ceil(plaintext.size / 65536) * 16;
     const stored = await uploadEncrypted(ctx, source, transforms, { name, metadata, bytesTotal: plaintext.size + overhead });
+    // The full key, as `GET /api/backups` lists it (store calls take `name`).
     const result: BackupResult = {
-      backupId, key: name, size: stored.size, databaseSize: snapshot.size, createdAt: createdAt.toISOString(),
+      backupId, key: ctx.store.keyOf(name), size: stored.size, databaseSize: snapshot.size, createdAt: createdAt.toISOString(),
       durationMs: Date.now() - started, kind, encryption: protection,
     };
-    logger.info('backup completed', { key: name, size: result.size, files: plaintext.files, durationMs: result.durationMs });
+    logger.info('backup completed', { key: result.key, size: result.size, files: plaintext.files, durationMs: result.durationMs });
     return result;
   } finally {
     await rm(snapshot.path, { force: true });

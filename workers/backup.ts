@@ -55,7 +55,8 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
     ctx.reportProgress({ phase: 'upload', percent: 100, bytesDone: bytesTotal, bytesTotal });
     const result: BackupResult = {
       backupId,
-      key: name,
+      // The full key, as `GET /api/backups` lists it: store calls take `name`, people and other tools the key.
+      key: store.keyOf(name),
       size: uploaded.size,
       databaseSize: snapshot.size,
       createdAt: createdAt.toISOString(),
@@ -63,7 +64,7 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
       kind: 'database',
       encryption: 'master-key',
     };
-    logger.info('backup completed', { key: name, size: result.size, durationMs: result.durationMs });
+    logger.info('backup completed', { key: result.key, size: result.size, durationMs: result.durationMs });
     return result;
   } finally {
     await rm(snapshot.path, { force: true });

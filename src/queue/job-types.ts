@@ -26,6 +26,11 @@ export interface BackupJobData {
 
 export interface BackupResult {
   backupId: string;
+  /**
+   * Where the object is, the same `key` as `GET /api/backups` lists: its full key in the bucket
+   * (`{BACKUP_S3_PREFIX}{id}.crbu`), or its file name in BACKUP_LOCAL_DIR (BackupStore.keyOf). Not
+   * a store name: store calls take the name under the prefix (backupObjectName), never this.
+   */
   key: string;
   size: number;
   databaseSize: number;

@@ -77,9 +77,10 @@ describe('age backups in the running service: public keys it cannot read, passph
     }
   }
 
+  /** download fetches the object at a job result's key: its full key in the bucket. */
   async function download(key: string, out: string): Promise<void> {
     const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
-    const object = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `backups/${key}` }));
+    const object = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
     await pipeline(object.Body as Readable, createWriteStream(out));
   }
 
@@ -93,7 +94,7 @@ describe('age backups in the running service: public keys it cannot read, passph
     const job = await finished(String(accepted.json.statusUrl));
     expect(job.state, String(job.failedReason)).toBe('completed');
     const result = job.result as { backupId: string; key: string; encryption: string; kind: string };
-    expect(result).toMatchObject({ kind: 'archive', encryption: 'public-key', key: `${result.backupId}.tar.age` });
+    expect(result).toMatchObject({ kind: 'archive', encryption: 'public-key', key: `backups/${result.backupId}.tar.age` });
     publicKeyId = result.backupId;
 
     const file = join(dir, 'public.tar.age');
@@ -123,7 +124,7 @@ describe('age backups in the running service: public keys it cannot read, passph
     const created = await runCli(['backup', 'create', '--json'], databaseOnly);
     expect(created.code, created.stderr).toBe(0);
     const { backupId, key } = JSON.parse(created.stdout) as { backupId: string; key: string };
-    expect(key).toBe(`${backupId}.age`);
+    expect(key).toBe(`backups/${backupId}.age`);
     const file = join(dir, 'db.age');
     await download(key, file);
     execFileSync('age', ['-d', '-i', keyFile, '-o', join(dir, 'db.sqlite'), file]);
@@ -138,9 +139,10 @@ describe('age backups in the running service: public keys it cannot read, passph
     expect(readNotes(`${dbPath}.restore.${backupId}`)).toEqual(readNotes(dbPath));
 
     const listed = await api('/api/backups');
-    const backups = listed.json.backups as Array<{ id: string; kind: string; encryption: string }>;
-    expect(backups.find((b) => b.id === backupId)).toMatchObject({ kind: 'database', encryption: 'public-key' });
-    expect(backups.find((b) => b.id === publicKeyId)).toMatchObject({ kind: 'archive', encryption: 'public-key' });
+    const backups = listed.json.backups as Array<{ id: string; key: string; kind: string; encryption: string }>;
+    // The listing's key is the one `backup create --json` printed.
+    expect(backups.find((b) => b.id === backupId)).toMatchObject({ key, kind: 'database', encryption: 'public-key' });
+    expect(backups.find((b) => b.id === publicKeyId)).toMatchObject({ key: `backups/${publicKeyId}.tar.age`, kind: 'archive', encryption: 'public-key' });
   });
 
   it('takes a passphrase over the API without it ever reaching Redis, and restores with it', async () => {
@@ -154,7 +156,7 @@ describe('age backups in the running service: public keys it cannot read, passph
       const job = await finished(String(accepted.json.statusUrl));
       expect(job.state, String(job.failedReason)).toBe('completed');
       const result = job.result as { backupId: string; key: string; encryption: string };
-      expect(result).toMatchObject({ encryption: 'passphrase', key: `${result.backupId}.tar.age` });
+      expect(result).toMatchObject({ encryption: 'passphrase', key: `backups/${result.backupId}.tar.age` });
 
       const restore = await api(`/api/backups/${result.backupId}/restore`, { passphrase: PASSPHRASE });
       expect(restore.status).toBe(202);

@@ -103,14 +103,14 @@ describe('backup and restore end to end: built CLI, HTTP API, real Redis and S3'
     const job = await pollJob(base, accepted.statusUrl, viewer);
     expect(job).toMatchObject({ state: 'completed', queue: 'backup', progress: { phase: 'upload', percent: 100 } });
     const result = job.result as { backupId: string; key: string };
-    // The job result's key is still the name under the prefix (workers/backup.ts); listings give the full key.
-    expect(result.key).toBe(`${result.backupId}.crbu`);
+    // DESIGN: the object key is {BACKUP_S3_PREFIX}{id}.crbu; the job result names it by that full key.
+    expect(result.key).toBe(`backups/${result.backupId}.crbu`);
     apiBackupId = result.backupId;
 
     const list = (await (await fetch(`${base}/api/backups`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { backups: Array<{ id: string; key: string }> };
     const listed = list.backups.find((b) => b.id === apiBackupId);
-    // DESIGN: the object key is {BACKUP_S3_PREFIX}{id}.crbu, and the listing's key is that full key.
-    expect(listed?.key).toBe(`backups/${apiBackupId}.crbu`);
+    // The listing's key is that full key too: the job result and the listing agree.
+    expect(listed?.key).toBe(result.key);
 
     // The key as listed is where `aws s3 cp s3://bucket/$key` finds the object.
     const out = join(dir, 'downloaded.db');
@@ -121,13 +121,20 @@ describe('backup and restore end to end: built CLI, HTTP API, real Redis and S3'
   it('snapkeep backup create (in-process, and --queue) stores backups that list newest first', async () => {
     const direct = await runCli(['backup', 'create', '--json'], env);
     expect(direct.code, direct.stderr).toBe(0);
-    const directId = (JSON.parse(direct.stdout) as { backupId: string }).backupId;
+    const { backupId: directId, key: directKey } = JSON.parse(direct.stdout) as { backupId: string; key: string };
     const queued = await runCli(['backup', 'create', '--queue', '--json'], env);
     expect(queued.code, queued.stderr).toBe(0);
-    const queuedId = (JSON.parse(queued.stdout) as { backupId: string }).backupId;
+    const { backupId: queuedId, key: queuedKey } = JSON.parse(queued.stdout) as { backupId: string; key: string };
+    // `backup create --json` prints the job result: the full key, in-process and through the queue.
+    expect(directKey).toBe(`backups/${directId}.crbu`);
+    expect(queuedKey).toBe(`backups/${queuedId}.crbu`);
     const out = join(dir, 'queued.db');
-    await decryptObject(`backups/${queuedId}.crbu`, out);
+    await decryptObject(queuedKey, out);
     expect(readNotes(out)).toEqual(readNotes(dbPath));
+    // Without --json, the "stored as" line names the same full key.
+    const plain = await runCli(['backup', 'create'], env);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/^backup (\S+) stored as backups\/\1\.crbu \(\d+ bytes\)$/m);
 
     const listed = await runCli(['backup', 'list', '--json'], env);
     expect(listed.code).toBe(0);
@@ -137,6 +144,8 @@ describe('backup and restore end to end: built CLI, HTTP API, real Redis and S3'
     expect(ids).toEqual([...ids].sort().reverse());
     // `backup list --json` prints the API's listing: full keys, prefix included.
     for (const b of backups) expect(b.key).toBe(`backups/${b.id}.crbu`);
+    expect(backups.find((b) => b.id === directId)?.key).toBe(directKey);
+    expect(backups.find((b) => b.id === queuedId)?.key).toBe(queuedKey);
     const direct2 = join(dir, 'direct.db');
     await decryptObject(backups.find((b) => b.id === directId)!.key, direct2);
     expect(readNotes(direct2)).toEqual(readNotes(dbPath));

@@ -68,10 +68,13 @@ describe('CLI output: tables for people, --json for scripts, progress only on a 
     expect(plain.stderr).not.toContain('\r');
     expect(plain.stderr).not.toContain('[#');
     ids.push(/backup (\S+) stored/.exec(plain.stdout)![1]!);
+    // The key as `backup list` shows it: with BACKUP_LOCAL_DIR, the file's name in that directory.
+    expect(plain.stdout).toMatch(/^backup (\S+) stored as \1\.crbu \(\d+ bytes\)$/m);
     const json = await runCli(['backup', 'create', '--json'], env);
     expect(json.code, json.stderr).toBe(0);
-    const result = JSON.parse(json.stdout) as { backupId: string; size: number };
+    const result = JSON.parse(json.stdout) as { backupId: string; key: string; size: number };
     expect(result.size).toBeGreaterThan(0);
+    expect(result.key).toBe(`${result.backupId}.crbu`);
     ids.push(result.backupId);
     expect(json.stderr).not.toContain('\r');
   });

@@ -65,10 +65,12 @@ describe('fault: S3 dies during a backup upload and comes back', () => {
     console.info(`[fault 1] S3 down ${OUTAGE_MS} ms; job completed ${recoveredInMs} ms after S3 came back, attempt ${job.attemptsMade}`);
 
     const { backupId, key } = job.result as { backupId: string; key: string };
-    expect(await listKeys(s3, 'backups/')).toEqual([`backups/${key}`]);
+    // The result's key is the full key in the bucket (BACKUP_S3_PREFIX included).
+    expect(await listKeys(s3, 'backups/')).toEqual([key]);
+    expect(key).toBe(`backups/${backupId}.crbu`);
     expect(await openUploads(s3, '')).toEqual([]);
     const restored = join(bed.dir, `${backupId}.db`);
-    await downloadDecrypted(s3, `backups/${key}`, bed.masterKey, restored);
+    await downloadDecrypted(s3, key, bed.masterKey, restored);
     expect(blobDigest(restored)).toBe(blobDigest(bed.dbPath));
   });
 });

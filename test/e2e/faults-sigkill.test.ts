@@ -78,15 +78,17 @@ describe('fault: SIGKILL of the worker running a backup', () => {
     console.info(`[fault 2] job completed ${recoveredInMs} ms after SIGKILL (bound ${RECOVERY_BOUND_MS} ms + the backup itself)`);
 
     const { backupId, key } = job.result as { backupId: string; key: string };
-    expect(await listKeys(s3, 'backups/')).toEqual([`backups/${key}`]);
+    // The result's key is the full key in the bucket (BACKUP_S3_PREFIX included).
+    expect(await listKeys(s3, 'backups/')).toEqual([key]);
+    expect(key).toBe(`backups/${backupId}.crbu`);
     const restored = join(bed.dir, `${backupId}.db`);
-    await downloadDecrypted(s3, `backups/${key}`, bed.masterKey, restored);
+    await downloadDecrypted(s3, key, bed.masterKey, restored);
     expect(blobDigest(restored)).toBe(blobDigest(bed.dbPath));
     expect(snapshotTemporaries(bed.stateDir)).toEqual([]);
     // The killed attempt's multipart upload stays open, invisible as a backup: no live process knows
     // its id, so only the bucket's AbortIncompleteMultipartUpload lifecycle rule removes it (README).
     const open = await openUploads(s3, '');
     expect(open.length).toBeLessThanOrEqual(1);
-    expect(open).not.toContain(`backups/${key}`);
+    expect(open).not.toContain(key);
   }, 90_000);
 });

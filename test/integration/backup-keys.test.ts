@@ -1,8 +1,9 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newBackupId } from '../../src/backups/backup-id.js';
 import { listBackups, listStoredBackups } from '../../src/backups/list-backups.js';
@@ -10,10 +11,14 @@ import { createLogger } from '../../src/logging/create-logger.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { BackupStore } from '../../src/storage/backup-store.js';
 import { LocalBackupStore } from '../../src/storage/local-store.js';
+import { createStore } from '../../src/storage/create-store.js';
 import { S3BackupStore } from '../../src/storage/s3-store.js';
+import { backup } from '../../workers/backup.js';
 import { prune } from '../../workers/prune.js';
+import { jobContext } from '../helpers/restore-harness.js';
 import { s3ClientFor } from '../helpers/s3-inspect.js';
 import { startS3Server, storeConfigFor, type TestS3Server } from '../helpers/s3-server.js';
+import { createSampleDatabase } from '../helpers/sample-database.js';
 
 // DESIGN: `GET /api/backups` answers {id, createdAt, size, key}, and a backup's object key is
 // `{BACKUP_S3_PREFIX}{id}.crbu`: the listed key is the full key in the bucket, so that
@@ -92,6 +97,56 @@ describe('listed keys are full object keys in the bucket', () => {
     await expect(raw.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${prefix}${newer}.crbu` }))).resolves.toBeDefined();
     raw.destroy();
     expect((await listBackups(store)).map((b) => b.key)).toEqual([`${prefix}${newer}.crbu`]);
+  });
+});
+
+describe('a backup job\'s result names its object by the key the listing shows', () => {
+  // A nested prefix, so that a result key relative to it (the old `{id}.crbu`) could not pass.
+  const prefix = 'team-a/snapkeep/';
+  let s3: TestS3Server;
+  let dir: string;
+  let recipient: string;
+  beforeAll(async () => {
+    s3 = await startS3Server({ bucket: 'snapkeep-result-keys' });
+    dir = await mkdtemp(join(tmpdir(), 'snapkeep-result-keys-'));
+    createSampleDatabase(join(dir, 'app.db'), 50);
+    await mkdir(join(dir, 'conf'));
+    await writeFile(join(dir, 'conf', 'app.toml'), 'answer = 42\n');
+    recipient = await identityToRecipient(await generateX25519Identity());
+  });
+  afterAll(async () => {
+    await s3?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  // Every way a backup result is made: workers/backup.ts (database, master key) and
+  // workers/backup-archive.ts (archive; age, here to BACKUP_AGE_RECIPIENTS).
+  const kinds = [
+    { label: 'database, master key', settings: (): Record<string, string> => ({}), suffix: '.crbu', kind: 'database', encryption: 'master-key' },
+    { label: 'archive, master key', settings: () => ({ BACKUP_INCLUDE_PATHS: join(dir, 'conf') }), suffix: '.tar.crbu', kind: 'archive', encryption: 'master-key' },
+    { label: 'database, age recipients', settings: () => ({ BACKUP_AGE_RECIPIENTS: recipient }), suffix: '.age', kind: 'database', encryption: 'public-key' },
+  ] as const;
+
+  it.each(kinds)('$label: result key = listed key = where a raw HeadObject finds the object', async ({ settings, suffix, kind, encryption }) => {
+    const config = loadConfig({
+      BACKUP_S3_ENDPOINT: s3.endpoint, BACKUP_S3_BUCKET: s3.bucket, BACKUP_S3_ACCESS_KEY: s3.accessKeyId,
+      BACKUP_S3_SECRET_KEY: s3.secretAccessKey, BACKUP_S3_PREFIX: prefix,
+      DB_PATH: join(dir, 'app.db'), STATE_DIR: join(dir, 'state'), MASTER_KEY: 'ab'.repeat(32), ...settings(),
+    });
+    const store = createStore(config.store!);
+    const result = await backup({ trigger: 'api' }, jobContext(config, store));
+    expect(result).toMatchObject({ key: `${prefix}${result.backupId}${suffix}`, kind, encryption });
+
+    const listed = (await listBackups(store)).find((b) => b.id === result.backupId);
+    expect(listed).toMatchObject({ key: result.key, size: result.size, kind, encryption });
+
+    const raw = s3ClientFor(s3);
+    try {
+      const head = await raw.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: result.key }));
+      expect(head.ContentLength).toBe(result.size);
+    } finally {
+      raw.destroy();
+    }
   });
 });
 

@@ -82,7 +82,8 @@ describe('fault: the S3 store answers errors', () => {
     proxy.setMode('pass');
     const job = await w.finished(jobId);
     expect(job).toMatchObject({ state: 'completed', attemptsMade: 2 });
-    expect(await listKeys(s3, env.BACKUP_S3_PREFIX!)).toEqual([`${env.BACKUP_S3_PREFIX}${(job.result as { key: string }).key}`]);
+    // The result's key is the object's full key in the bucket, prefix included.
+    expect(await listKeys(s3, env.BACKUP_S3_PREFIX!)).toEqual([(job.result as { key: string }).key]);
   });
 
   it('a server that stops answering times out, and the job is retried to completion', async () => {

@@ -103,7 +103,7 @@ export const SCHEMAS: Record<string, JsonSchema> = {
     required: ['backupId', 'key', 'size', 'createdAt', 'durationMs'],
     properties: {
       backupId: { type: 'string', pattern: BACKUP_ID_PATTERN },
-      key: { type: 'string', description: 'The object name under BACKUP_S3_PREFIX (`{id}.crbu`); the full key in the bucket is the one `GET /api/backups` lists.' },
+      key: { type: 'string', description: 'Where the object is, the same key `GET /api/backups` lists: its full key in the bucket, BACKUP_S3_PREFIX included (`backups/20261122T020000Z-1a2b3c4d.crbu`, for `aws s3 cp s3://BUCKET/KEY`); with BACKUP_LOCAL_DIR, its file name in that directory.' },
       size: { type: 'integer', minimum: 0 },
       databaseSize: { type: 'integer', minimum: 0 },
       createdAt: dateTime,
