@@ -19,7 +19,8 @@
  * $TMPDIR/snapkeep-bench; needs about 4 × the largest size free), --out FILE, --no-load,
  * --load-only, --enqueue-count N, --wrk-duration S, --clean (remove the generated databases at the
  * end; by default they are kept and reused by the next run), --no-build, --note TEXT (added to the
- * report, e.g. that the machine was shared), --profile DIR (`--cpu-prof` for every snapkeep process).
+ * report, e.g. that the machine was shared), --profile DIR (`--cpu-prof` for every snapkeep process,
+ * and for the S3 server under DIR/s3-server; summarise one with scripts/bench/profile-top.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -470,7 +471,7 @@ async function main(): Promise<void> {
   const awsDir = join(workDir, 'aws');
   mkdirSync(awsDir, { recursive: true });
   writeFileSync(join(awsDir, 'config'), '');
-  const [redis, s3] = await Promise.all([startRedis(), startS3Child(s3Dir, 'snapkeep-bench')]);
+  const [redis, s3] = await Promise.all([startRedis(), startS3Child(s3Dir, 'snapkeep-bench', profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, 's3-server')}`] : [])]);
   log(`redis ${redis.url}, s3 ${s3.endpoint} (pid ${s3.pid})`);
   const bench: Bench = {
     redis,

@@ -80,9 +80,12 @@ export interface S3Child {
   stop(): Promise<void>;
 }
 
-/** startS3Child starts scripts/bench/s3-server.ts in its own process, keeping objects under dataDir. */
-export async function startS3Child(dataDir: string, bucket: string): Promise<S3Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'bench', 's3-server.ts'), bucket], {
+/**
+ * startS3Child starts scripts/bench/s3-server.ts in its own process, keeping objects under dataDir;
+ * nodeArgs go to its node (`--cpu-prof` shows what the server spends on each upload).
+ */
+export async function startS3Child(dataDir: string, bucket: string, nodeArgs: string[] = []): Promise<S3Child> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(REPO_ROOT, 'scripts', 'bench', 's3-server.ts'), bucket], {
     cwd: REPO_ROOT,
     env: { ...process.env, TMPDIR: dataDir },
     stdio: ['pipe', 'pipe', 'inherit'],
