@@ -27,12 +27,15 @@ export function cliLogger(config: Config, quiet: boolean): Logger {
   return createLogger({ level: quiet && !explicit ? 'warn' : config.log.level, format: config.log.format });
 }
 
-/** requireStore returns the configured store, or the error every backup feature gives when disabled. */
-export function requireStore(config: Config): BackupStore {
+/**
+ * requireStore returns the configured store, or the error every backup feature gives when disabled;
+ * the store logs to logger (a directory store: the stale temporary files it removes).
+ */
+export function requireStore(config: Config, logger?: Logger): BackupStore {
   if (!config.store) {
     throw new SnapkeepError('backups_disabled', 'backups are disabled: set BACKUP_S3_ENDPOINT (or BACKUP_LOCAL_DIR) to enable them');
   }
-  return createStore(config.store);
+  return createStore(config.store, logger ? { logger } : {});
 }
 
 /** redisTarget is REDIS_URL, or the embedded server's socket under STATE_DIR. */

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, readdir, rename, rm, rmdir } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { lstat, mkdir, open, rename, rmdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { AgeKeys } from '../src/age/age-decrypt.js';
 import { extractArchive } from '../src/archive/extract-archive.js';
 import { planMoves } from '../src/archive/plan-moves.js';
@@ -9,10 +8,11 @@ import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
 import { verifySqliteFile } from '../src/snapshot/verify-sqlite.js';
 import type { JobContext } from './job-context.js';
 import { openBackupPlaintext, type FoundBackup } from './open-backup-plaintext.js';
+import { partialRestorePath, removeStalePartialRestores, removeTree, restoreRootDir } from './partial-restores.js';
 import { restoreAgeDatabase } from './restore-age-database.js';
 
 /** archiveRestoreDir is where an archive is restored by default: `{STATE_DIR}/restore/{id}`. */
-export const archiveRestoreDir = (stateDir: string, backupId: string): string => join(stateDir, 'restore', backupId);
+export const archiveRestoreDir = (stateDir: string, backupId: string): string => join(restoreRootDir(stateDir), backupId);
 
 /**
  * restoreArchiveOrAge restores what the seed's restore does not: archives (`.tar.crbu`,
@@ -37,7 +37,10 @@ async function restoreArchive(backup: FoundBackup, data: RestoreJobData, ctx: Jo
   const target = data.target ? resolve(data.target) : archiveRestoreDir(ctx.config.stateDir, backup.id);
   if (await exists(target)) throw restoreExists(target);
   await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-  const temp = join(dirname(target), `.${basename(target)}.partial-${randomBytes(4).toString('hex')}`);
+  // Worker start cleans STATE_DIR/restore; a --target elsewhere (and a CLI run, which starts no
+  // worker) has its siblings cleaned here, by the next restore into the same parent.
+  await removeStalePartialRestores(dirname(target), logger);
+  const temp = partialRestorePath(target);
   await mkdir(temp, { mode: 0o700 });
   logger.info('archive restore started', { target });
   let placed = false;
@@ -101,22 +104,6 @@ async function placeDirectory(temp: string, target: string): Promise<void> {
   } finally {
     await parent.close();
   }
-}
-
-/** removeTree removes a partial restore even where restored modes made directories read-only. */
-async function removeTree(dir: string): Promise<void> {
-  try {
-    await rm(dir, { recursive: true, force: true });
-  } catch {
-    await makeWritable(dir);
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-async function makeWritable(dir: string): Promise<void> {
-  await chmod(dir, 0o700).catch(() => undefined);
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) if (entry.isDirectory()) await makeWritable(join(dir, entry.name));
 }
 
 const restoreExists = (target: string): SnapkeepError =>

@@ -10,6 +10,7 @@ import { removeStaleTemporaries } from '../src/snapshot/snapshot-database.js';
 import { backup, snapshotTempDir } from './backup.js';
 import { backupsBeingRestored } from './backups-being-restored.js';
 import { toProcessor } from './bullmq-processor.js';
+import { removeStalePartialRestores, restoreRootDir } from './partial-restores.js';
 import { prune } from './prune.js';
 import { restore } from './restore.js';
 import { startPassphraseKeyring } from './passphrase-keyring.js';
@@ -50,9 +51,12 @@ export interface StartWorkersOptions {
  */
 export async function startWorkers(options: StartWorkersOptions): Promise<RunningWorkers> {
   const { config, store, queues, logger } = options;
-  // Temporaries of runs that died (SIGKILL, power loss): snapshots under STATE_DIR, restores beside DB_PATH.
-  await removeStaleTemporaries(snapshotTempDir(config.stateDir));
-  if (config.dbPath) await removeStaleTemporaries(dirname(config.dbPath));
+  // Temporaries of runs that died (SIGKILL, power loss): snapshots under STATE_DIR, restores beside
+  // DB_PATH, partial archive restores under STATE_DIR/restore (BACKUP_LOCAL_DIR's: on the store's first put).
+  const stale = await removeStaleTemporaries(snapshotTempDir(config.stateDir));
+  if (config.dbPath) stale.push(...await removeStaleTemporaries(dirname(config.dbPath)));
+  for (const path of stale) logger.info('removed a stale temporary', { path });
+  await removeStalePartialRestores(restoreRootDir(config.stateDir), logger);
   // One backup at a time across every worker process: BullMQ's global concurrency lives in Redis.
   await queues.backup.setGlobalConcurrency(1);
   // Before any worker takes a job: a process started with the schedule off must not run a due slot.

@@ -39,10 +39,11 @@ async function runOperation<D extends object, R>(
   const onProgress = (p: JobProgress): void => bar.update(p);
   try {
     if (!options.queue) {
-      const store = requireStore(config);
+      const logger = cliLogger(config, true);
+      const store = requireStore(config, logger);
       const local = await sealInProcess(data, secrets);
       return await runInterruptibly((signal) =>
-        run(local.data, { ...inProcessContext(config, store, cliLogger(config, true), onProgress), ...local.context, signal }));
+        run(local.data, { ...inProcessContext(config, store, logger, onProgress), ...local.context, signal }));
     }
     requireStore(config);
     // BullMQ and ioredis load only for --queue: an in-process run does not pay their memory and start-up.

@@ -1,28 +1,42 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import type { LocalStoreConfig } from '../config/config.js';
+import { coerceError } from '../errors.js';
 import type { BackupStore, FetchedObject, PutOptions, StoredObject } from './backup-store.js';
 import { checkMetadata, checkObjectName } from './check-object.js';
 import { translateFsError } from './fs-errors.js';
 import { guardBody } from './guard-body.js';
+import { localTemporaryPath, removeStaleLocalTemporaries } from './local-store-temporaries.js';
+
+/** LocalStoreOptions tune a LocalBackupStore. */
+export interface LocalStoreOptions {
+  /** Where the store reports the stale temporary files it removed (info), or could not (warn). */
+  logger?: {
+    info(message: string, meta?: Record<string, unknown>): void;
+    warn(message: string, meta?: Record<string, unknown>): void;
+  };
+}
 
 /**
  * LocalBackupStore keeps backups as files directly in one directory (BACKUP_LOCAL_DIR), mode 0600.
  * Each file is written under a hidden temporary name, flushed and renamed into place, so it appears
  * only once complete. Metadata lives in a hidden sidecar `.{name}.meta.json` (the backup file stays
- * the exact bytes an operator can decrypt by hand); dotfiles are never listed.
+ * the exact bytes an operator can decrypt by hand); dotfiles are never listed. Temporary names carry
+ * their writer's pid and run, so that the first put removes those of writers that died.
  */
 export class LocalBackupStore implements BackupStore {
   readonly description: string;
   private readonly dir: string;
+  private readonly logger: LocalStoreOptions['logger'];
   private ready: Promise<void> | undefined;
+  private swept: Promise<void> | undefined;
 
-  constructor(config: LocalStoreConfig) {
+  constructor(config: LocalStoreConfig, options: LocalStoreOptions = {}) {
     this.dir = config.dir;
     this.description = `directory "${config.dir}"`;
+    this.logger = options.logger;
   }
 
   async put(name: string, body: Readable, options: PutOptions = {}): Promise<StoredObject> {
@@ -35,6 +49,7 @@ export class LocalBackupStore implements BackupStore {
       options.signal?.throwIfAborted();
       temp = this.tempPath(name);
       await this.ensureDir();
+      await this.removeStaleOnce();
       let size = 0;
       const file = await open(temp, 'wx', 0o600);
       try {
@@ -174,7 +189,23 @@ export class LocalBackupStore implements BackupStore {
 
   /** A hidden, unique name beside the target: same file system for rename, skipped by list. */
   private tempPath(name: string): string {
-    return join(this.dir, `.${name}.${randomBytes(6).toString('hex')}.partial`);
+    return localTemporaryPath(join(this.dir, `.${name}`));
+  }
+
+  /**
+   * removeStaleOnce removes, once per store before its first write, the temporary files of writers
+   * that died mid-put (SIGKILL, power loss): hidden from list, they would hold disk space unseen.
+   * On the first put rather than at process start because every process that writes here comes
+   * through put (serve, worker, and the CLI's `backup create`, which starts no worker), while those
+   * that only read (api, `backup list`) never delete in the directory. A failure is only logged: the
+   * backup must not fail for it, and the next process tries again.
+   */
+  private removeStaleOnce(): Promise<void> {
+    this.swept ??= removeStaleLocalTemporaries(this.dir).then(
+      (removed) => { for (const path of removed) this.logger?.info('removed a stale temporary', { path }); },
+      (error: unknown) => { this.logger?.warn('could not remove stale temporary files', { dir: this.dir, error: coerceError(error).message }); },
+    );
+    return this.swept;
   }
 
   private async readMetadata(name: string): Promise<Record<string, string>> {
@@ -188,7 +219,7 @@ export class LocalBackupStore implements BackupStore {
 
   /** writeAtomically writes a small file under a temporary name, flushes it and renames it into place. */
   private async writeAtomically(target: string, text: string): Promise<void> {
-    const temp = `${target}.${randomBytes(6).toString('hex')}.partial`;
+    const temp = localTemporaryPath(target);
     try {
       const file = await open(temp, 'wx', 0o600);
       try {
