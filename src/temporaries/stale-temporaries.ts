@@ -1,10 +1,20 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstat, readdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 
-// Tells this process's own temporaries from a previous run's, even when a container restart
-// hands the new process the same pid (pid 1 in most images).
-const RUN_TOKEN = randomBytes(4).toString('hex');
+// A run token is 8 hex digits. The first 4 name the host (or container) that made it, because a
+// pid means something only there: another host's temporary in a shared directory is removed only
+// once old, never because its pid is not running here. The other 4 tell this process's own
+// temporaries from a previous run's, even when a container restart hands the new process the same
+// pid (pid 1 in most images).
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 4);
+const RUN_TOKEN = HOST_TAG + randomBytes(2).toString('hex');
+
+/** hostTag is the first four hex digits of this host's run tokens. */
+export function hostTag(): string {
+  return HOST_TAG;
+}
 
 /** STALE_AFTER_MS is how old a temporary of a process that looks alive must be before it is removed. */
 export const STALE_AFTER_MS = 24 * 60 * 60 * 1000;
@@ -41,8 +51,8 @@ export interface RemoveStaleOptions {
 /**
  * removeStale deletes the temporaries in dir left by runs that died (SIGKILL, power loss) and
  * returns their paths; a missing dir has none. This run's own are kept, and so are those of a live
- * process unless older than olderThanMs: another container sharing the directory has its own pids,
- * so a live-looking pid proves nothing there, but one on this host may be mid-write.
+ * process on this host (it may be mid-write) and those of other hosts (whose pids say nothing here)
+ * unless older than olderThanMs.
  */
 export async function removeStale(dir: string, options: RemoveStaleOptions): Promise<string[]> {
   let names: string[];
@@ -64,7 +74,7 @@ export async function removeStale(dir: string, options: RemoveStaleOptions): Pro
     const path = join(dir, name);
     const info = await lstat(path).catch(() => null);
     if (!info || !(options.type === 'file' ? info.isFile() : info.isDirectory())) continue;
-    const deadRun = pid !== undefined && run !== undefined && !isOtherLiveProcess(Number(pid));
+    const deadRun = pid !== undefined && run !== undefined && run.startsWith(HOST_TAG) && !isOtherLiveProcess(Number(pid));
     if (!deadRun && now - info.mtimeMs < olderThanMs) continue;
     await remove(path);
     removed.push(path);

@@ -11,6 +11,7 @@ import { backup } from '../../workers/backup.js';
 import { restore } from '../../workers/restore.js';
 import { jobContext, openWorkspace, type RestoreWorkspace } from '../helpers/restore-harness.js';
 import { createSampleDatabase } from '../helpers/sample-database.js';
+import { OTHER_RUN } from '../helpers/stale-owners.js';
 
 // Above any Linux pid_max, so never a live process.
 const DEAD_PID = 2 ** 30;
@@ -69,11 +70,11 @@ describe('an archive restore removes the partial restores that dead runs left be
     const parent = join(ws.stateDir, 'restore');
     mkdirSync(parent, { recursive: true });
     const stale = [
-      partialDir(parent, `.${backupId}.partial-${DEAD_PID}-0badc0de-01234567`),
-      partialDir(parent, `.20200101T000000Z-00000000.partial-${sleeper.pid}-0badc0de-01234567`, true),
+      partialDir(parent, `.${backupId}.partial-${DEAD_PID}-${OTHER_RUN}-01234567`),
+      partialDir(parent, `.20200101T000000Z-00000000.partial-${sleeper.pid}-${OTHER_RUN}-01234567`, true),
     ];
     const kept = [
-      partialDir(parent, `.${backupId}.partial-${sleeper.pid}-0badc0de-89abcdef`),
+      partialDir(parent, `.${backupId}.partial-${sleeper.pid}-${OTHER_RUN}-89abcdef`),
       partialDir(parent, '.notes.partial', true),
     ];
     const { ctx, removed } = capturingContext();
@@ -87,7 +88,7 @@ describe('an archive restore removes the partial restores that dead runs left be
   it('beside a --target elsewhere', async () => {
     const parent = join(ws.root, 'elsewhere');
     mkdirSync(parent);
-    const stale = partialDir(parent, `.old-target.partial-${DEAD_PID}-0badc0de-01234567`);
+    const stale = partialDir(parent, `.old-target.partial-${DEAD_PID}-${OTHER_RUN}-01234567`);
     const notes = partialDir(parent, '.notes.partial', true);
     const { ctx, removed } = capturingContext();
     await restore({ backupId, target: join(parent, 'restored') }, ctx);

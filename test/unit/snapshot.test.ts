@@ -10,6 +10,7 @@ import { SnapkeepError } from '../../src/errors.js';
 import { removeStaleTemporaries, snapshotDatabase } from '../../src/snapshot/snapshot-database.js';
 import { verifySqliteFile } from '../../src/snapshot/verify-sqlite.js';
 import { startBusyWriter } from '../helpers/busy-writer.js';
+import { OTHER_RUN } from '../helpers/stale-owners.js';
 
 
 
@@ -178,17 +179,17 @@ describe('removeStaleTemporaries', () => {
     };
     const deadPid = 2 ** 30; // above any Linux pid_max, so never a live process
     const stale = [
-      file(`snapshot-${deadPid}-0badc0de-000000000000.sqlite.tmp`),
-      file(`snapshot-${deadPid}-0badc0de-000000000000.sqlite.tmp-wal`),
-      file(`restore-${deadPid}-0badc0de-111111111111.tmp`),
+      file(`snapshot-${deadPid}-${OTHER_RUN}-000000000000.sqlite.tmp`),
+      file(`snapshot-${deadPid}-${OTHER_RUN}-000000000000.sqlite.tmp-wal`),
+      file(`restore-${deadPid}-${OTHER_RUN}-111111111111.tmp`),
       // Same pid as ours under another run token: an earlier incarnation of this container.
-      file(`snapshot-${process.pid}-0badc0de-222222222222.sqlite.tmp`),
-      file(`restore-${process.ppid}-0badc0de-333333333333.tmp`, true),
+      file(`snapshot-${process.pid}-${OTHER_RUN}-222222222222.sqlite.tmp`),
+      file(`restore-${process.ppid}-${OTHER_RUN}-333333333333.tmp`, true),
       file('snapshot-unknown-shape.tmp', true),
     ];
     const kept = [
       ours.path,
-      file(`restore-${process.ppid}-0badc0de-444444444444.tmp`),
+      file(`restore-${process.ppid}-${OTHER_RUN}-444444444444.tmp`),
       file('snapshot-unknown-shape-but-new.tmp'),
       file('notes.txt', true),
     ];

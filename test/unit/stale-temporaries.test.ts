@@ -11,11 +11,10 @@ import { LocalBackupStore } from '../../src/storage/local-store.js';
 import { localTemporaryPath } from '../../src/storage/local-store-temporaries.js';
 import { partialRestorePath, removeStalePartialRestores } from '../../workers/partial-restores.js';
 import { removeDir } from '../helpers/redis-server.js';
+import { FOREIGN_HOST_RUN, OTHER_RUN } from '../helpers/stale-owners.js';
 
 // Above any Linux pid_max (at most 2^22), so never a live process.
 const DEAD_PID = 2 ** 30;
-// Another run's token: the shape of ours, never ours (drawn at random per process).
-const OTHER_RUN = '0badc0de';
 const TWO_DAYS_AGO = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
 
 /** A live process of another run on this host, as a second snapkeep mid-upload would be. */
@@ -70,9 +69,13 @@ describe('directory store: temporary files of writers that died', () => {
       file(dir, objectTemp(process.pid)),
       // A live process's, but older than a day: another container's pid that only looks alive here.
       file(dir, objectTemp(livePid), true),
+      // Another host's (a directory shared over NFS), older than a day.
+      file(dir, objectTemp(DEAD_PID, FOREIGN_HOST_RUN), true),
     ];
     const kept = [
       file(dir, objectTemp(livePid)),
+      // Another host's: its pid is not running here, but it may be mid-write there.
+      file(dir, objectTemp(DEAD_PID, FOREIGN_HOST_RUN)),
       file(dir, localTemporaryPath(`.${id}.crbu`)), // this run's own: it may be mid-write
       file(dir, '.notes.partial', true),
       file(dir, `.${id}.crbu.123.partial`, true), // an older snapkeep's name, no owner in it
