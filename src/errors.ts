@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'archive_invalid'
   | 'identity_required'
   | 'invalid_config'
+  | 'object_too_large'
   | 'internal';
 
 /** BackupNotFoundError is what every store turns its own "missing" (NoSuchKey, ENOENT) into. */

@@ -188,7 +188,8 @@ function parseTrustProxy(value: string): number | string[] | undefined | Error {
     const [address = '', bits, ...rest] = entry.split('/');
     const family = isIP(address);
     const maxBits = family === 6 ? 128 : 32;
-    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits);
+    // A /0 range is every address: as good as trusting any X-Forwarded-For, which `true` is refused for.
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) >= 1 && Number(bits) <= maxBits);
     if (family === 0 || !bitsOk || rest.length > 0) {
       return new Error(`"${entry}" is not a number of proxies, an address, a CIDR range or one of loopback, linklocal, uniquelocal`);
     }

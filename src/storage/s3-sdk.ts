@@ -9,6 +9,10 @@ let loading: Promise<S3Sdk> | undefined;
  * and a backup loads it on the main thread while the snapshot runs on its own.
  */
 export function loadS3Sdk(): Promise<S3Sdk> {
-  loading ??= import('@aws-sdk/client-s3');
+  // A failed import (too many open files, say) is not remembered: the next call tries again.
+  loading ??= import('@aws-sdk/client-s3').catch((error: unknown) => {
+    loading = undefined;
+    throw error;
+  });
   return loading;
 }

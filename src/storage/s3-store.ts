@@ -45,8 +45,9 @@ const MAX_UNABORTED = 100;
  */
 export class S3BackupStore implements BackupStore {
   readonly description: string;
+  private readonly clientConfig: S3ClientConfig;
   /** The SDK, its client and the uploader, once loaded (s3-sdk.ts): the constructor starts loading them. */
-  private readonly connection: Promise<{ sdk: S3Sdk; client: S3Client; upload: typeof uploadToS3 }>;
+  private connection: Promise<{ sdk: S3Sdk; client: S3Client; upload: typeof uploadToS3 }> | undefined;
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly partSize: number;
@@ -76,7 +77,7 @@ export class S3BackupStore implements BackupStore {
     this.deleteBatchSize = Math.min(options.deleteBatchSize ?? 1000, 1000);
     this.logger = options.logger;
     this.description = `s3 bucket "${config.bucket}" prefix "${config.prefix}"`;
-    const clientConfig: S3ClientConfig = {
+    this.clientConfig = {
       endpoint: config.endpoint,
       region: config.region,
       forcePathStyle: config.forcePathStyle,
@@ -94,10 +95,20 @@ export class S3BackupStore implements BackupStore {
         socketTimeout: options.idleTimeoutMs ?? 30_000,
       },
     };
-    this.connection = Promise.all([loadS3Sdk(), import('./s3-upload.js')])
-      .then(([sdk, { uploadToS3: upload }]) => ({ sdk, client: new sdk.S3Client(clientConfig), upload }));
-    // A failed load surfaces at the first call, as that call's error; not as an unhandled rejection now.
-    this.connection.catch(() => undefined);
+    // Started now, so that a backup loads the SDK while its snapshot runs. A failed load surfaces at
+    // the first call, as that call's error, not as an unhandled rejection now.
+    this.connect().catch(() => undefined);
+  }
+
+  /** connect loads the SDK and makes the client once; a failed load is tried again by the next call. */
+  private connect(): Promise<{ sdk: S3Sdk; client: S3Client; upload: typeof uploadToS3 }> {
+    this.connection ??= Promise.all([loadS3Sdk(), import('./s3-upload.js')])
+      .then(([sdk, { uploadToS3: upload }]) => ({ sdk, client: new sdk.S3Client(this.clientConfig), upload }))
+      .catch((error: unknown) => {
+        this.connection = undefined;
+        throw error;
+      });
+    return this.connection;
   }
 
   async put(name: string, body: Readable, options: PutOptions = {}): Promise<StoredObject> {
@@ -108,7 +119,7 @@ export class S3BackupStore implements BackupStore {
       checkObjectName(name);
       checkMetadata(options.metadata);
       options.signal?.throwIfAborted();
-      const { client, upload } = await this.connection;
+      const { client, upload } = await this.connect();
       const size = await upload(guarded.chunks, {
         client,
         bucket: this.bucket,
@@ -125,10 +136,10 @@ export class S3BackupStore implements BackupStore {
       return { name, size, lastModified: new Date() };
     } catch (error) {
       const failure = guarded.error ?? translateS3Error(error, { bucket: this.bucket, name });
-      await this.abortUpload(key, uploadId);
       // Every failure, a refused name included, must release the body: a producer piping into it
-      // would otherwise wait on backpressure forever.
+      // would otherwise wait on backpressure forever (and, first, not for the abort below).
       guarded.fail(failure);
+      await this.abortUpload(key, uploadId);
       throw failure;
     }
   }
@@ -136,7 +147,7 @@ export class S3BackupStore implements BackupStore {
   async get(name: string, options: { signal?: AbortSignal } = {}): Promise<FetchedObject> {
     checkObjectName(name);
     try {
-      const { sdk, client } = await this.connection;
+      const { sdk, client } = await this.connect();
       const out = await client.send(
         new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + name }),
         options.signal ? { abortSignal: options.signal } : {},
@@ -154,7 +165,7 @@ export class S3BackupStore implements BackupStore {
   async head(name: string): Promise<StoredObject & { metadata: Record<string, string> }> {
     checkObjectName(name);
     try {
-      const { sdk, client } = await this.connection;
+      const { sdk, client } = await this.connect();
       const out = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + name }));
       return { name, size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0), metadata: out.Metadata ?? {} };
     } catch (error) {
@@ -166,7 +177,7 @@ export class S3BackupStore implements BackupStore {
     const objects: StoredObject[] = [];
     let token: string | undefined;
     try {
-      const { sdk, client } = await this.connection;
+      const { sdk, client } = await this.connect();
       do {
         const page = await client.send(new sdk.ListObjectsV2Command({
           Bucket: this.bucket, Prefix: this.prefix, MaxKeys: this.listPageSize, ContinuationToken: token,
@@ -195,7 +206,7 @@ export class S3BackupStore implements BackupStore {
       const batch = names.slice(start, start + this.deleteBatchSize);
       let errors: S3KeyError[];
       try {
-        const { sdk, client } = await this.connection;
+        const { sdk, client } = await this.connect();
         const out = await client.send(new sdk.DeleteObjectsCommand({
           Bucket: this.bucket,
           Delete: { Objects: batch.map((name) => ({ Key: this.prefix + name })), Quiet: true },
@@ -219,7 +230,7 @@ export class S3BackupStore implements BackupStore {
 
   async check(): Promise<void> {
     try {
-      const { sdk, client } = await this.connection;
+      const { sdk, client } = await this.connect();
       await client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }));
     } catch (error) {
       throw translateS3Error(error, { bucket: this.bucket });
@@ -241,7 +252,7 @@ export class S3BackupStore implements BackupStore {
   private async abortUpload(key: string, uploadId: string | undefined): Promise<void> {
     if (uploadId === undefined) return;
     try {
-      const { sdk, client } = await this.connection;
+      const { sdk, client } = await this.connect();
       await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
     } catch (error) {
       if ((error as { name?: string }).name !== 'NoSuchUpload') {

@@ -6,7 +6,12 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { SnapkeepError } from '../errors.js';
 import { PartBufferPool } from './part-buffer-pool.js';
+
+const MiB = 1024 * 1024;
+// S3's limit of parts in one multipart upload.
+const MAX_PARTS = 10_000;
 
 /** S3UploadParams say where an upload goes and how it is cut. */
 export interface S3UploadParams {
@@ -53,40 +58,67 @@ export async function uploadToS3(chunks: AsyncIterable<Buffer>, params: S3Upload
   let partsSent = 0;
   let stored = 0;
   let failure: Error | undefined;
+  // Rejects once the upload has failed, so that a body slow to give its next chunk is not waited for.
+  let rejectFailed: (error: Error) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => { rejectFailed = reject; });
+  failed.catch(() => undefined);
 
   const fail = (error: unknown): void => {
-    failure ??= error instanceof Error ? error : new Error(String(error));
+    if (failure) return;
+    failure = error instanceof Error ? error : new Error(String(error));
     pool.fail(failure);
     cancel.abort(failure);
+    rejectFailed(failure);
+  };
+
+  /** progress tells the caller, whose callback must not fail the upload nor escape as an unhandled rejection. */
+  const progress = (bytes: number): void => {
+    try {
+      params.onProgress?.(bytes);
+    } catch {
+      // A progress report is advisory.
+    }
   };
 
   const sendPart = async (buffer: Buffer, length: number): Promise<void> => {
     if (uploadId === undefined) {
+      // Not cancellable: an upload created after we stopped waiting would have no one to abort it.
+      // The request is small, and bounded by the client's timeouts.
       const created = await client.send(new CreateMultipartUploadCommand({
         Bucket: bucket, Key: key, ...(params.metadata ? { Metadata: params.metadata } : {}),
-      }), { abortSignal: signal });
+      }));
       if (!created.UploadId) throw new Error('the S3 store started a multipart upload without an upload id');
       uploadId = created.UploadId;
       params.onUploadId?.(uploadId);
+      signal.throwIfAborted();
     }
     const partNumber = ++partsSent;
+    if (partNumber > MAX_PARTS) {
+      throw new SnapkeepError('object_too_large', `the object needs more than ${MAX_PARTS} parts of ${partSize / MiB} MiB, the most S3 allows in one upload`);
+    }
     const part = client.send(new UploadPartCommand({
       Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber,
       Body: buffer.subarray(0, length), ContentLength: length,
     }), { abortSignal: signal }).then((out) => {
+      // CompleteMultipartUpload names each part by its ETag: without it the store would refuse the
+      // whole upload at the end with a less helpful error.
+      if (!out.ETag) throw new Error(`the S3 store answered part ${partNumber} without an ETag`);
+      pool.give(buffer);
       parts.push({ PartNumber: partNumber, ETag: out.ETag });
       stored += length;
-      params.onProgress?.(stored);
-      pool.give(buffer);
-    }, fail).finally(() => inFlight.delete(part));
+      progress(stored);
+    }).catch(fail).finally(() => inFlight.delete(part));
     inFlight.add(part);
   };
 
   try {
     let buffer = await pool.take();
     let filled = 0;
-    for await (const chunk of chunks) {
-      if (failure) break;
+    const body = chunks[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await Promise.race([body.next(), failed]);
+      if (next.done) break;
+      const chunk = next.value;
       for (let offset = 0; offset < chunk.length;) {
         // A full buffer is sent only once more bytes arrive: until then it may be the last part, or
         // the only one (a single PutObject).
@@ -106,20 +138,22 @@ export async function uploadToS3(chunks: AsyncIterable<Buffer>, params: S3Upload
         Bucket: bucket, Key: key, Body: buffer.subarray(0, filled), ContentLength: filled,
         ...(params.metadata ? { Metadata: params.metadata } : {}),
       }), { abortSignal: signal });
-      params.onProgress?.(filled);
+      progress(filled);
       return filled;
     }
     await sendPart(buffer, filled);
     while (inFlight.size > 0) await Promise.all(inFlight);
     if (failure) throw failure;
     parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
+    // Not cancellable either: once sent, the object may exist whether or not we wait for the answer.
     await client.send(new CompleteMultipartUploadCommand({
       Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
-    }), { abortSignal: signal });
+    }));
     return stored;
   } catch (error) {
     fail(error);
-    // The caller aborts the upload next: no part may still be arriving at the store by then.
+    // The caller aborts the upload next: no part of ours may still be on its way by then (the part
+    // requests reject at once when cancelled, so this does not wait for a slow store).
     while (inFlight.size > 0) await Promise.all(inFlight);
     throw failure!;
   }

@@ -25,13 +25,23 @@ afterAll(async () => { await s3?.close(); });
 /** Watch counts UploadPart requests as the client sends them: how many at once, how many in all. */
 interface Watch { client: S3Client; maxParts: number; partsStarted: number; partsEndedAfter: (time: number) => number }
 
-function watchedClient(options: { failPart?: number } = {}): Watch {
+function watchedClient(options: { failPart?: number; createDelayMs?: number; dropETags?: boolean } = {}): Watch {
   const client = s3ClientFor(s3);
   let inFlight = 0;
   const ends: number[] = [];
   const watch: Watch = { client, maxParts: 0, partsStarted: 0, partsEndedAfter: (time) => ends.filter((t) => t > time).length };
   client.middlewareStack.add((next, context) => async (args) => {
+    if (context.commandName === 'CreateMultipartUploadCommand' && options.createDelayMs) {
+      // A slow store: the upload exists only once the answer comes.
+      await new Promise((resolve) => setTimeout(resolve, options.createDelayMs));
+    }
     if (context.commandName !== 'UploadPartCommand') return next(args);
+    if (options.dropETags) {
+      // A proxy that strips the ETag header from the answer.
+      const result = await next(args);
+      delete (result.output as { ETag?: string }).ETag;
+      return result;
+    }
     const input = args.input as { PartNumber?: number };
     watch.partsStarted += 1;
     inFlight += 1;
@@ -120,5 +130,71 @@ describe('uploadToS3', () => {
     expect(open.Uploads ?? []).toEqual([]);
     await expect(fetchObject(watch.client, key)).rejects.toThrow();
     watch.client.destroy();
+  });
+
+  it('a part answered without an ETag fails the upload with that reason', async () => {
+    const watch = watchedClient({ dropETags: true });
+    const key = `${config.prefix}no-etag.crbu`;
+    let uploadId: string | undefined;
+    await expect(uploadToS3(chunksOf(randomBytes(3 * PART)), {
+      client: watch.client, bucket: config.bucket, key, partSize: PART, queueSize: 2, onUploadId: (id) => { uploadId = id; },
+    })).rejects.toThrow(/without an ETag/);
+    await watch.client.send(new AbortMultipartUploadCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId }));
+    watch.client.destroy();
+  });
+
+  it('an abort while the multipart upload is being created still reports its id, so the caller can abort it', async () => {
+    const watch = watchedClient({ createDelayMs: 300 });
+    const key = `${config.prefix}aborted-early.crbu`;
+    const controller = new AbortController();
+    let uploadId: string | undefined;
+    const uploading = uploadToS3(chunksOf(randomBytes(2 * PART + 1)), {
+      client: watch.client, bucket: config.bucket, key, partSize: PART, queueSize: 2,
+      signal: controller.signal, onUploadId: (id) => { uploadId = id; },
+    });
+    setTimeout(() => controller.abort(), 50);
+    await expect(uploading).rejects.toMatchObject({ name: 'AbortError' });
+    expect(uploadId).toBeDefined();
+    expect(watch.partsStarted).toBe(0);
+    await watch.client.send(new AbortMultipartUploadCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId }));
+    const open = await watch.client.send(new ListMultipartUploadsCommand({ Bucket: config.bucket, Prefix: key }));
+    expect(open.Uploads ?? []).toEqual([]);
+    watch.client.destroy();
+  });
+
+  it('a failed part fails the upload without waiting for the next chunk of a stalled body', async () => {
+    const watch = watchedClient({ failPart: 1 });
+    // Two parts' worth, then a body that never gives another byte (a stalled producer): without
+    // the failure cutting in, this test would time out.
+    async function* stalledAfterTwoParts(): AsyncGenerator<Buffer> {
+      yield randomBytes(2 * PART + 1);
+      await new Promise(() => undefined);
+    }
+    await expect(uploadToS3(stalledAfterTwoParts(), {
+      client: watch.client, bucket: config.bucket, key: `${config.prefix}stalled.crbu`, partSize: PART, queueSize: 2,
+    })).rejects.toThrow('part refused by the test');
+    watch.client.destroy();
+  });
+
+  it('a progress callback that throws neither fails the upload nor escapes as an unhandled rejection', async () => {
+    const watch = watchedClient();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => { unhandled.push(reason); };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const bytes = randomBytes(3 * PART);
+      const key = `${config.prefix}progress-throws.crbu`;
+      const stored = await uploadToS3(chunksOf(bytes), {
+        client: watch.client, bucket: config.bucket, key, partSize: PART, queueSize: 2,
+        onProgress: () => { throw new Error('a broken progress bar'); },
+      });
+      expect(stored).toBe(bytes.length);
+      expect(digest(await fetchObject(watch.client, key))).toBe(digest(bytes));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      watch.client.destroy();
+    }
   });
 });

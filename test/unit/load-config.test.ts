@@ -121,7 +121,7 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...local, TRUST_PROXY: '1' }).trustProxy).toBe(1);
     expect(loadConfig({ ...local, TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.0.2.10' }).trustProxy)
       .toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.0.2.10']);
-    for (const bad of ['true', '0', '11', '10.0.0.0/33', 'proxy.example', '10.0.0.1/8/1', '::1/129']) {
+    for (const bad of ['true', '0', '11', '10.0.0.0/33', 'proxy.example', '10.0.0.1/8/1', '::1/129', '0.0.0.0/0', '::/0', '10.0.0.0/00']) {
       const problems = problemsOf({ ...local, TRUST_PROXY: bad });
       expect(problems, bad).toHaveLength(1);
       expect(problems[0]).toMatch(/^TRUST_PROXY: /);
