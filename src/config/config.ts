@@ -34,6 +34,11 @@ export interface S3StoreConfig {
   secretAccessKey: string;
   prefix: string;
   forcePathStyle: boolean;
+  /**
+   * Send Content-MD5 with every part and single put (BACKUP_S3_CONTENT_MD5): S3 refuses uploads to a
+   * bucket with Object Lock default retention without it. Optional: it costs an MD5 of every byte.
+   */
+  contentMd5?: boolean;
 }
 
 export interface LocalStoreConfig {

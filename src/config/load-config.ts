@@ -59,6 +59,7 @@ const schema = Joi.object({
   BACKUP_S3_SECRET_KEY: empty,
   BACKUP_S3_PREFIX: empty.default('backups/'),
   BACKUP_S3_FORCE_PATH_STYLE: Joi.boolean().truthy('1', 'yes').falsy('0', 'no').default(true),
+  BACKUP_S3_CONTENT_MD5: Joi.boolean().truthy('1', 'yes').falsy('0', 'no').default(false),
   BACKUP_LOCAL_DIR: empty,
   BACKUP_SCHEDULE_HOURS: Joi.number().min(0).max(24 * 366).default(24),
   BACKUP_SCHEDULE_CRON: Joi.string().allow('').pattern(/^\S+(\s+\S+){4,5}$/).messages({ 'string.pattern.base': 'must be a cron pattern of 5 or 6 fields, e.g. "0 2 * * *"' }),
@@ -150,6 +151,7 @@ export function loadConfig(
           secretAccessKey: str('BACKUP_S3_SECRET_KEY'),
           prefix: str('BACKUP_S3_PREFIX'),
           forcePathStyle: v.BACKUP_S3_FORCE_PATH_STYLE as boolean,
+          contentMd5: v.BACKUP_S3_CONTENT_MD5 as boolean,
         }
       : localDir !== '' ? { type: 'local', dir: resolve(localDir) } : undefined,
     schedule,

@@ -46,6 +46,7 @@ const MAX_UNABORTED = 100;
 export class S3BackupStore implements BackupStore {
   readonly description: string;
   private readonly clientConfig: S3ClientConfig;
+  private readonly contentMd5: boolean;
   /** The SDK, its client and the uploader, once loaded (s3-sdk.ts): the constructor starts loading them. */
   private connection: Promise<{ sdk: S3Sdk; client: S3Client; upload: typeof uploadToS3 }> | undefined;
   private readonly bucket: string;
@@ -76,6 +77,7 @@ export class S3BackupStore implements BackupStore {
     this.listPageSize = Math.min(options.listPageSize ?? 1000, 1000);
     this.deleteBatchSize = Math.min(options.deleteBatchSize ?? 1000, 1000);
     this.logger = options.logger;
+    this.contentMd5 = config.contentMd5 ?? false;
     this.description = `s3 bucket "${config.bucket}" prefix "${config.prefix}"`;
     this.clientConfig = {
       endpoint: config.endpoint,
@@ -127,6 +129,7 @@ export class S3BackupStore implements BackupStore {
         ...(options.metadata ? { metadata: options.metadata } : {}),
         partSize: this.partSizeFor(options.expectedSize),
         queueSize: this.queueSize,
+        ...(this.contentMd5 ? { contentMd5: true } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         onUploadId: (id) => { uploadId = id; },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -23,6 +24,8 @@ export interface S3UploadParams {
   partSize: number;
   /** Parts uploaded at once, at most; the upload holds this many part buffers. */
   queueSize: number;
+  /** Send each part's (or the single put's) MD5 as Content-MD5, which Object Lock buckets require. */
+  contentMd5?: boolean;
   signal?: AbortSignal;
   /** Told the number of body bytes stored so far, after each part. */
   onProgress?: (bytesStored: number) => void;
@@ -71,6 +74,9 @@ export async function uploadToS3(chunks: AsyncIterable<Buffer>, params: S3Upload
     rejectFailed(failure);
   };
 
+  const md5Of = (bytes: Buffer): { ContentMD5?: string } =>
+    (params.contentMd5 ? { ContentMD5: createHash('md5').update(bytes).digest('base64') } : {});
+
   /** progress tells the caller, whose callback must not fail the upload nor escape as an unhandled rejection. */
   const progress = (bytes: number): void => {
     try {
@@ -98,7 +104,7 @@ export async function uploadToS3(chunks: AsyncIterable<Buffer>, params: S3Upload
     }
     const part = client.send(new UploadPartCommand({
       Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber,
-      Body: buffer.subarray(0, length), ContentLength: length,
+      Body: buffer.subarray(0, length), ContentLength: length, ...md5Of(buffer.subarray(0, length)),
     }), { abortSignal: signal }).then((out) => {
       // CompleteMultipartUpload names each part by its ETag: without it the store would refuse the
       // whole upload at the end with a less helpful error.
@@ -135,7 +141,7 @@ export async function uploadToS3(chunks: AsyncIterable<Buffer>, params: S3Upload
     if (failure) throw failure;
     if (partsSent === 0) {
       await client.send(new PutObjectCommand({
-        Bucket: bucket, Key: key, Body: buffer.subarray(0, filled), ContentLength: filled,
+        Bucket: bucket, Key: key, Body: buffer.subarray(0, filled), ContentLength: filled, ...md5Of(buffer.subarray(0, filled)),
         ...(params.metadata ? { Metadata: params.metadata } : {}),
       }), { abortSignal: signal });
       progress(filled);

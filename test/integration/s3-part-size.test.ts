@@ -46,4 +46,19 @@ describe('S3 part size and the expected-size hint', () => {
     expect((await put(store, 'c.crbu', body, 7 * MiB)).equals(body)).toBe(true);
     expect(partsUploaded(config.prefix)).toBe(2); // 5 + 2 MiB
   });
+
+  it('sends Content-MD5 with every part when the settings ask for it (BACKUP_S3_CONTENT_MD5)', async () => {
+    const body = randomBytes(11 * MiB);
+    const config = { ...storeConfigFor(s3), contentMd5: true };
+    const store = new S3BackupStore(config, { partSize: 5 * MiB });
+    expect((await put(store, 'd.crbu', body)).equals(body)).toBe(true);
+    const parts = s3.requests.filter((r) => r.method === 'PUT' && r.url.includes(config.prefix) && /[?&]partNumber=/.test(r.url));
+    expect(parts).toHaveLength(3);
+    expect(parts.every((r) => typeof r.headers['content-md5'] === 'string')).toBe(true);
+
+    const plainConfig = storeConfigFor(s3);
+    await put(new S3BackupStore(plainConfig, { partSize: 5 * MiB }), 'e.crbu', body);
+    const plainParts = s3.requests.filter((r) => r.method === 'PUT' && r.url.includes(plainConfig.prefix) && /[?&]partNumber=/.test(r.url));
+    expect(plainParts.some((r) => 'content-md5' in r.headers)).toBe(false);
+  });
 });

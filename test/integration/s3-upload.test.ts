@@ -197,4 +197,22 @@ describe('uploadToS3', () => {
       watch.client.destroy();
     }
   });
+
+  it('with contentMd5, sends the MD5 of each part as Content-MD5 (Object Lock buckets refuse uploads without it)', async () => {
+    const watch = watchedClient();
+    const md5 = (bytes: Buffer): string => createHash('md5').update(bytes).digest('base64');
+    for (const [label, size] of [['multipart', 2 * PART + 7], ['single', 1000]] as const) {
+      const bytes = randomBytes(size);
+      const key = `${config.prefix}md5-${label}.crbu`;
+      const seen = s3.requests.length;
+      await uploadToS3(chunksOf(bytes), { client: watch.client, bucket: config.bucket, key, partSize: PART, queueSize: 2, contentMd5: true });
+      const puts = s3.requests.slice(seen).filter((r) => r.method === 'PUT' && r.url.includes(`/md5-${label}.crbu`));
+      const expected = label === 'multipart'
+        ? [md5(bytes.subarray(0, PART)), md5(bytes.subarray(PART, 2 * PART)), md5(bytes.subarray(2 * PART))]
+        : [md5(bytes)];
+      expect(puts.map((r) => r.headers['content-md5']).sort()).toEqual(expected.sort());
+      expect(digest(await fetchObject(watch.client, key))).toBe(digest(bytes));
+    }
+    watch.client.destroy();
+  });
 });

@@ -37,12 +37,15 @@ describe('loadConfig', () => {
       .toEqual({ type: 'cron', pattern: '0 2 * * *', tz: 'Europe/Berlin' });
   });
 
+  const s3Env = { BACKUP_S3_ENDPOINT: 'http://127.0.0.1:9000', BACKUP_S3_BUCKET: 'b', BACKUP_S3_ACCESS_KEY: 'a', BACKUP_S3_SECRET_KEY: 's', MASTER_KEY: KEY };
+
   it('parses the S3 settings and previous keys', () => {
     const config = loadConfig({
       BACKUP_S3_ENDPOINT: 'http://127.0.0.1:9000', BACKUP_S3_BUCKET: 'b', BACKUP_S3_ACCESS_KEY: 'a', BACKUP_S3_SECRET_KEY: 's',
       BACKUP_S3_FORCE_PATH_STYLE: 'false', MASTER_KEY: KEY, MASTER_KEY_PREVIOUS: `${'cd'.repeat(32)}, ${'ef'.repeat(32)}`, DB_PATH: 'x.db',
     });
-    expect(config.store).toMatchObject({ type: 's3', bucket: 'b', prefix: 'backups/', region: 'us-east-1', forcePathStyle: false });
+    expect(config.store).toMatchObject({ type: 's3', bucket: 'b', prefix: 'backups/', region: 'us-east-1', forcePathStyle: false, contentMd5: false });
+    expect(loadConfig({ ...s3Env, BACKUP_S3_CONTENT_MD5: 'yes' }).store).toMatchObject({ contentMd5: true });
     expect(config.previousMasterKeys.map((k) => k.toString('hex'))).toEqual(['cd'.repeat(32), 'ef'.repeat(32)]);
   });
 
@@ -57,6 +60,7 @@ describe('loadConfig', () => {
     ['access key missing', { MASTER_KEY: KEY, DB_PATH: 'a', BACKUP_S3_ENDPOINT: 'http://h', BACKUP_S3_BUCKET: 'b', BACKUP_S3_SECRET_KEY: 's' }, 'BACKUP_S3_ACCESS_KEY'],
     ['secret key missing', { MASTER_KEY: KEY, DB_PATH: 'a', BACKUP_S3_ENDPOINT: 'http://h', BACKUP_S3_BUCKET: 'b', BACKUP_S3_ACCESS_KEY: 'a' }, 'BACKUP_S3_SECRET_KEY'],
     ['path style not boolean', { ...local, BACKUP_S3_FORCE_PATH_STYLE: 'maybe' }, 'BACKUP_S3_FORCE_PATH_STYLE'],
+    ['Content-MD5 not boolean', { ...local, BACKUP_S3_CONTENT_MD5: 'maybe' }, 'BACKUP_S3_CONTENT_MD5'],
     ['two stores at once', { ...local, BACKUP_S3_ENDPOINT: 'http://h', BACKUP_S3_BUCKET: 'b', BACKUP_S3_ACCESS_KEY: 'a', BACKUP_S3_SECRET_KEY: 's' }, 'BACKUP_LOCAL_DIR'],
     ['hours negative', { ...local, BACKUP_SCHEDULE_HOURS: '-1' }, 'BACKUP_SCHEDULE_HOURS'],
     ['hours not a number', { ...local, BACKUP_SCHEDULE_HOURS: 'daily' }, 'BACKUP_SCHEDULE_HOURS'],
