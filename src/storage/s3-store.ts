@@ -88,6 +88,11 @@ export class S3BackupStore implements BackupStore {
       // servers reject or store verbatim inside the object (STACK.md).
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      // With `Expect: 100-continue` (the SDK's default for bodies of 2 MB and more) the SDK's HTTP
+      // handler opens a new connection, without keep-alive, for every part: a TCP and TLS handshake
+      // per 8 MiB. Without it the parts reuse the client's connections; a refused part costs its
+      // body sent for nothing, once, before the upload fails.
+      expectContinueHeader: false,
       maxAttempts: options.maxAttempts ?? 3,
       // Options, not an instance: the SDK builds its own NodeHttpHandler, so we import no package we
       // do not declare. socketTimeout is an idle timeout, so a long upload or download is never cut

@@ -61,4 +61,12 @@ describe('S3 part size and the expected-size hint', () => {
     const plainParts = s3.requests.filter((r) => r.method === 'PUT' && r.url.includes(plainConfig.prefix) && /[?&]partNumber=/.test(r.url));
     expect(plainParts.some((r) => 'content-md5' in r.headers)).toBe(false);
   });
+
+  it('sends parts on kept-alive connections, without Expect: 100-continue (with it the SDK opens a connection per part)', async () => {
+    const config = storeConfigFor(s3);
+    expect((await put(new S3BackupStore(config, { partSize: 5 * MiB }), 'f.crbu', randomBytes(11 * MiB))).length).toBe(11 * MiB);
+    const parts = s3.requests.filter((r) => r.method === 'PUT' && r.url.includes(config.prefix) && /[?&]partNumber=/.test(r.url));
+    expect(parts).toHaveLength(3);
+    expect(parts.map((r) => [r.headers.connection, r.headers.expect])).toEqual(parts.map(() => ['keep-alive', undefined]));
+  });
 });
