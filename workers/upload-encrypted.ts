@@ -7,7 +7,10 @@ import type { JobContext } from './job-context.js';
 export interface UploadEncryptedOptions {
   name: string;
   metadata: Record<string, string>;
-  /** Expected stored size, for progress only: the last percent waits for the upload's end. */
+  /**
+   * Expected stored size, for progress (the last percent waits for the upload's end) and as the
+   * store's size hint (S3 raises its part size for a very large archive, to stay under 10,000 parts).
+   */
   bytesTotal: number;
 }
 
@@ -24,6 +27,7 @@ export async function uploadEncrypted(ctx: JobContext, source: Readable, transfo
   const encrypting = pipeline([source, ...transforms, body], ctx.signal ? { signal: ctx.signal } : {});
   const uploading = store.put(name, body, {
     metadata: options.metadata,
+    expectedSize: bytesTotal,
     onProgress: (bytesDone) => ctx.reportProgress({
       phase: 'upload', percent: Math.min(99, Math.floor((bytesDone / Math.max(1, bytesTotal)) * 100)), bytesDone, bytesTotal,
     }),

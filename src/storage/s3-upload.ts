@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   UploadPartCommand,
   type CompletedPart,
@@ -76,6 +77,24 @@ export async function uploadToS3(chunks: AsyncIterable<Buffer>, params: S3Upload
 
   const md5Of = (bytes: Buffer): { ContentMD5?: string } =>
     (params.contentMd5 ? { ContentMD5: createHash('md5').update(bytes).digest('base64') } : {});
+
+  /**
+   * isThisUpload says whether the object at the key is the one these parts make: its size, and its
+   * ETag where S3's rule gives it (the MD5 of the parts' MD5s, `-` and their count; stores whose part
+   * ETags are not MD5s, with SSE-KMS say, leave only the size to compare). Backup names are unique,
+   * so another object of the same name and size is not a case that arises.
+   */
+  const isThisUpload = async (completed: CompletedPart[], size: number): Promise<boolean> => {
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
+    if (head?.ContentLength !== size) return false;
+    const partMd5s = completed.map((p) => (p.ETag ?? '').replace(/"/g, ''));
+    if (!partMd5s.every((md5) => /^[0-9a-f]{32}$/i.test(md5))) return true;
+    const etag = (head.ETag ?? '').replace(/"/g, '');
+    // Servers that do not follow S3's rule for multipart ETags (s3rver gives the whole object's
+    // MD5) leave only the size to compare.
+    if (!/-\d+$/.test(etag)) return true;
+    return etag === `${createHash('md5').update(Buffer.from(partMd5s.join(''), 'hex')).digest('hex')}-${completed.length}`;
+  };
 
   /** progress tells the caller, whose callback must not fail the upload nor escape as an unhandled rejection. */
   const progress = (bytes: number): void => {
@@ -152,9 +171,16 @@ export async function uploadToS3(chunks: AsyncIterable<Buffer>, params: S3Upload
     if (failure) throw failure;
     parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
     // Not cancellable either: once sent, the object may exist whether or not we wait for the answer.
-    await client.send(new CompleteMultipartUploadCommand({
-      Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
-    }));
+    try {
+      await client.send(new CompleteMultipartUploadCommand({
+        Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
+      }));
+    } catch (error) {
+      // The SDK's retry of a Complete whose answer was lost finds the upload gone (NoSuchUpload on
+      // S3, a 500 on some servers), because it worked: the object is there, whole, and reporting a
+      // failure would hide a good backup. Only the object this upload made passes this check.
+      if (!(await isThisUpload(parts, stored))) throw error;
+    }
     return stored;
   } catch (error) {
     fail(error);

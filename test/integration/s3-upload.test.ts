@@ -215,4 +215,25 @@ describe('uploadToS3', () => {
     }
     watch.client.destroy();
   });
+
+  it('a Complete whose answer is lost and whose retry finds the upload gone reports the stored object, not a failure', async () => {
+    const watch = watchedClient();
+    let lost = 0;
+    // Inside the SDK's retry loop: the store completes the upload, the answer never arrives.
+    watch.client.middlewareStack.add((next, context) => async (args) => {
+      const result = await next(args);
+      if (context.commandName === 'CompleteMultipartUploadCommand' && lost === 0) {
+        lost += 1;
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET', $metadata: {} });
+      }
+      return result;
+    }, { step: 'deserialize', name: 'loseCompleteAnswer' });
+    const bytes = randomBytes(2 * PART + 3);
+    const key = `${config.prefix}lost-answer.crbu`;
+    const stored = await uploadToS3(chunksOf(bytes), { client: watch.client, bucket: config.bucket, key, partSize: PART, queueSize: 2 });
+    expect(lost).toBe(1);
+    expect(stored).toBe(bytes.length);
+    expect(digest(await fetchObject(watch.client, key))).toBe(digest(bytes));
+    watch.client.destroy();
+  });
 });
