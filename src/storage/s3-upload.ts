@@ -62,17 +62,12 @@ export async function uploadToS3(chunks: AsyncIterable<Buffer>, params: S3Upload
   let partsSent = 0;
   let stored = 0;
   let failure: Error | undefined;
-  // Rejects once the upload has failed, so that a body slow to give its next chunk is not waited for.
-  let rejectFailed: (error: Error) => void = () => undefined;
-  const failed = new Promise<never>((_, reject) => { rejectFailed = reject; });
-  failed.catch(() => undefined);
 
   const fail = (error: unknown): void => {
     if (failure) return;
     failure = error instanceof Error ? error : new Error(String(error));
     pool.fail(failure);
     cancel.abort(failure);
-    rejectFailed(failure);
   };
 
   const md5Of = (bytes: Buffer): { ContentMD5?: string } =>
@@ -141,7 +136,7 @@ export async function uploadToS3(chunks: AsyncIterable<Buffer>, params: S3Upload
     let filled = 0;
     const body = chunks[Symbol.asyncIterator]();
     for (;;) {
-      const next = await Promise.race([body.next(), failed]);
+      const next = await nextUnlessFailed(body, cancel.signal);
       if (next.done) break;
       const chunk = next.value;
       for (let offset = 0; offset < chunk.length;) {
@@ -189,4 +184,24 @@ export async function uploadToS3(chunks: AsyncIterable<Buffer>, params: S3Upload
     while (inFlight.size > 0) await Promise.all(inFlight);
     throw failure!;
   }
+}
+
+/**
+ * nextUnlessFailed is the body's next chunk, or a rejection as soon as the upload fails, so that a
+ * body slow to give its next chunk is not waited for. Not Promise.race against one promise for the
+ * whole upload: every race would leave a reaction on it holding its chunk, the whole body in memory.
+ */
+function nextUnlessFailed(body: AsyncIterator<Buffer>, failed: AbortSignal): Promise<IteratorResult<Buffer>> {
+  return new Promise((resolve, reject) => {
+    if (failed.aborted) {
+      reject(failed.reason);
+      return;
+    }
+    const onFailed = (): void => reject(failed.reason);
+    failed.addEventListener('abort', onFailed, { once: true });
+    body.next().then(
+      (result) => { failed.removeEventListener('abort', onFailed); resolve(result); },
+      (error: unknown) => { failed.removeEventListener('abort', onFailed); reject(error); },
+    );
+  });
 }

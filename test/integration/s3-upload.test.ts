@@ -5,6 +5,8 @@ import {
   ListMultipartUploadsCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { S3StoreConfig } from '../../src/config/config.js';
 import { uploadToS3 } from '../../src/storage/s3-upload.js';
@@ -234,6 +236,31 @@ describe('uploadToS3', () => {
     expect(lost).toBe(1);
     expect(stored).toBe(bytes.length);
     expect(digest(await fetchObject(watch.client, key))).toBe(digest(bytes));
+    watch.client.destroy();
+  });
+
+  it('holds on to no chunk once it is copied, so memory stays flat however long the body', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const watch = watchedClient();
+    const refs: Array<WeakRef<Buffer>> = [];
+    let stillHeld = -1;
+    async function* body(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 60; i++) {
+        const chunk = randomBytes(256 * 1024);
+        refs.push(new WeakRef(chunk));
+        yield chunk;
+      }
+      // Mid-upload (the last part is not sent yet): the chunks before are copied into part
+      // buffers and must be garbage by now.
+      for (let round = 0; round < 3; round++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        gc();
+      }
+      stillHeld = refs.slice(0, 50).filter((ref) => ref.deref() !== undefined).length;
+    }
+    await uploadToS3(body(), { client: watch.client, bucket: config.bucket, key: `${config.prefix}flat.crbu`, partSize: PART, queueSize: 2 });
+    expect(stillHeld).toBe(0);
     watch.client.destroy();
   });
 });
