@@ -8,6 +8,7 @@ import { SnapkeepError } from '../src/errors.js';
 import type { BackupJobData, BackupResult } from '../src/queue/job-types.js';
 import { snapshotDatabase } from '../src/snapshot/snapshot-database.js';
 import { isArchiveOrAgeBackup } from './backup-kind.js';
+import { cleanStaleTemporaries } from './clean-stale-temporaries.js';
 import type { JobContext } from './job-context.js';
 
 /** snapshotTempDir is where snapshots wait for their upload: under STATE_DIR, never beside the live database. */
@@ -32,6 +33,7 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
   logger.info('backup started', { trigger: data.trigger });
 
   ctx.reportProgress({ phase: 'snapshot', percent: 0, bytesDone: 0, bytesTotal: 0 });
+  await cleanStaleTemporaries(snapshotTempDir(config.stateDir), logger);
   const snapshot = await snapshotDatabase(config.dbPath, snapshotTempDir(config.stateDir));
   logger.info('snapshot taken', { databaseSize: snapshot.size, durationMs: Date.now() - started });
   try {

@@ -5,8 +5,9 @@ import { OWNER_PATTERN, removeStale, runOwner, STALE_AFTER_MS } from '../tempora
 /** TemporaryKind is what a temporary file under STATE_DIR holds: a snapshot or a restore in progress. */
 export type TemporaryKind = 'snapshot' | 'restore';
 
-// Names without an owner (an older snapkeep's) are still ours, removed once a day old.
-const TEMPORARY_NAME = new RegExp(String.raw`^(?:snapshot|restore)-(?:${OWNER_PATTERN}-)?.*\.tmp(?:-wal|-shm|-journal)?$`);
+// Exactly temporaryPath's names (and SQLite's files beside them): restores are written in the
+// application's own directory, where a file of the user's that only looks like ours must survive.
+const TEMPORARY_NAME = new RegExp(String.raw`^(?:snapshot|restore)-${OWNER_PATTERN}-[0-9a-f]{12}(?:\.sqlite|\.archive)?\.tmp(?:-wal|-shm|-journal)?$`);
 
 /**
  * temporaryPath is a new unique file name under dir, `{kind}-{pid}-{run}-{random}{extension}`,
@@ -17,10 +18,9 @@ export function temporaryPath(dir: string, kind: TemporaryKind, extension = '.tm
 }
 
 /**
- * removeStaleTemporaries deletes `snapshot-*.tmp` and `restore-*.tmp` files (and SQLite's -wal,
- * -shm, -journal beside them) left in dir by runs that died, and returns their paths. A file of a
- * live process is kept unless it is older than olderThanMs (default a day): another container
- * sharing the directory has its own pids, so a live-looking pid proves nothing there.
+ * removeStaleTemporaries deletes the snapshot and restore temporaries named by temporaryPath (and
+ * SQLite's -wal, -shm, -journal beside them) left in dir by runs that died, and returns their paths
+ * (stale-temporaries.ts says which runs count as dead).
  */
 export async function removeStaleTemporaries(dir: string, olderThanMs: number = STALE_AFTER_MS): Promise<string[]> {
   return removeStale(dir, { name: TEMPORARY_NAME, type: 'file', olderThanMs });

@@ -185,12 +185,17 @@ describe('removeStaleTemporaries', () => {
       // Same pid as ours under another run token: an earlier incarnation of this container.
       file(`snapshot-${process.pid}-${OTHER_RUN}-222222222222.sqlite.tmp`),
       file(`restore-${process.ppid}-${OTHER_RUN}-333333333333.tmp`, true),
-      file('snapshot-unknown-shape.tmp', true),
+      file(`snapshot-${deadPid}-${OTHER_RUN}-555555555555.archive.tmp`),
     ];
     const kept = [
       ours.path,
       file(`restore-${process.ppid}-${OTHER_RUN}-444444444444.tmp`),
       file('snapshot-unknown-shape-but-new.tmp'),
+      // Restores are written in the application's directory: a user's file that only looks like
+      // ours (no owner, or not our exact shape) survives however old.
+      file('restore-notes.tmp', true),
+      file('snapshot-unknown-shape.tmp', true),
+      file(`restore-${deadPid}-${OTHER_RUN}-not-hex.tmp`, true),
       file('notes.txt', true),
     ];
     const removed = await removeStaleTemporaries(tempDir);
