@@ -7,7 +7,7 @@ import { registerBackupCommands } from './commands/backup-commands.js';
 import { registerTokenCommands } from './commands/token-commands.js';
 import { EXIT_USAGE, reportFailure } from './exit-codes.js';
 import type { ServiceRole } from './processes/run-service.js';
-import { loadCliConfig } from './runtime.js';
+import { loadCliConfig, readEnvironment } from './runtime.js';
 
 // The AWS SDK warns on every run that its releases after January 2027 will need Node 22. The SDK is
 // pinned to an exact version in package.json, so the warning tells an operator nothing to act on.
@@ -31,7 +31,10 @@ for (const [role, description] of services) {
     // command (`backup create`, `token create`) about 20 MB of memory and a fraction of a second.
     const { runService } = await import('./processes/run-service.js');
     // `api` only enqueues; `serve` and `worker` run the backup and restore jobs that read DB_PATH.
-    await runService(role, loadCliConfig(role === 'api' ? {} : { database: 'with-store', command: role }));
+    const config = loadCliConfig(role === 'api' ? {} : { database: 'with-store', command: role });
+    // For tests only, not a setting: a heartbeat every N ms instead of every 10 s.
+    const heartbeatMs = Number(readEnvironment().SNAPKEEP_INTERNAL_TEST_HEARTBEAT_MS ?? '');
+    await runService(role, config, heartbeatMs > 0 ? { heartbeatIntervalMs: heartbeatMs } : {});
     runningService = true;
   });
 }

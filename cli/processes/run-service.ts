@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { answerClientErrors } from '../../src/api/answer-client-errors.js';
 import { passphraseSealer } from '../../src/age/passphrase-sealer.js';
@@ -14,18 +15,27 @@ import { createRedisConnection, describeRedisTarget, waitUntilReady, type RedisT
 import { createQueues } from '../../src/queue/queues.js';
 import { createStore } from '../../src/storage/create-store.js';
 import { startWorkers, type RunningWorkers } from '../../workers/start-workers.js';
+import { HEARTBEAT_FILE, startHeartbeat, type Heartbeat } from '../../workers/heartbeat.js';
 import { VERSION } from '../../src/version.js';
 
 export type ServiceRole = 'serve' | 'api' | 'worker';
 
+/** ServiceOptions are internal knobs, not settings: tests shorten the heartbeat with them. */
+export interface ServiceOptions {
+  /** How often the worker heartbeat is written (default HEARTBEAT_INTERVAL_MS, 10 s). */
+  heartbeatIntervalMs?: number;
+}
+
 // An active backup may need this long to finish before a stop hands it back to the queue.
 const SHUTDOWN_GRACE_MS = 30_000;
+// A heartbeat is written only if Redis answers a PING within this long.
+const HEARTBEAT_PING_TIMEOUT_MS = 5_000;
 
 /**
  * runService is the composition root of `serve`, `api` and `worker`: it builds config, logger,
  * Redis, store and queues once, starts what the role needs, and stops it all on SIGTERM/SIGINT.
  */
-export async function runService(role: ServiceRole, config: Config): Promise<void> {
+export async function runService(role: ServiceRole, config: Config, options: ServiceOptions = {}): Promise<void> {
   const logger = createLogger(config.log);
   let embedded: EmbeddedRedis | undefined;
   let target: RedisTarget;
@@ -82,6 +92,32 @@ export async function runService(role: ServiceRole, config: Config): Promise<voi
     const port = typeof address === 'object' && address ? address.port : config.port;
     logger.info('api listening', { url: `http://${config.host}:${port}`, dashboard: `http://${config.host}:${port}/admin/queues` });
   }
+  // STATE_DIR/worker.heartbeat stays fresh while the workers run and Redis answers (a health check
+  // reads its mtime): it goes stale when the event loop is stuck or Redis is gone. Started once all
+  // is up, so a `serve` whose port is taken never writes one.
+  let heartbeat: Heartbeat | undefined;
+  if (workers) {
+    const running = workers;
+    heartbeat = startHeartbeat({
+      path: join(config.stateDir, HEARTBEAT_FILE),
+      role,
+      logger,
+      ...(options.heartbeatIntervalMs !== undefined ? { intervalMs: options.heartbeatIntervalMs } : {}),
+      isAlive: async () => {
+        if (!running.workers.every((w) => w.isRunning())) return false;
+        if (!connections.every((c) => c.status === 'ready')) return false;
+        // A connection can look ready over a dead TCP link: ask Redis itself.
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<false>((r) => { timer = setTimeout(() => r(false), HEARTBEAT_PING_TIMEOUT_MS); });
+        try {
+          return await Promise.race([producer.ping().then(() => true, () => false), timeout]);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    });
+  }
+
   logger.info('snapkeep started', { role, version: VERSION, redis: describeRedisTarget(target), store: store?.description ?? 'disabled' });
 
   let stopping = false;
@@ -89,6 +125,8 @@ export async function runService(role: ServiceRole, config: Config): Promise<voi
     if (stopping) return;
     stopping = true;
     logger.info('stopping', { signal });
+    // A stopping process takes no more jobs: no more beats, and the file is removed (awaited below).
+    const stoppingHeartbeat = heartbeat?.stop();
     const closingServer = server ? new Promise<void>((resolve) => server!.close(() => resolve())) : Promise.resolve();
     server?.closeIdleConnections();
     if (workers) {
@@ -103,6 +141,7 @@ export async function runService(role: ServiceRole, config: Config): Promise<voi
     for (const c of connections) c.disconnect();
     tokens?.close();
     await embedded?.stop();
+    await stoppingHeartbeat;
     logger.info('stopped');
     process.exit(0);
   };

@@ -1,5 +1,7 @@
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -35,9 +37,34 @@ describe('deployment files', () => {
     expect(block('redis')).toMatch(/- --appendonly\n\s+- "yes"/);
     expect(block('api')).toMatch(/command:\n\s+- api\n/);
     expect(block('worker')).toMatch(/command:\n\s+- worker\n/);
-    for (const name of ['redis', 'minio', 'api']) expect(block(name), name).toContain('healthcheck:');
+    for (const name of ['redis', 'minio', 'api', 'worker']) expect(block(name), name).toContain('healthcheck:');
+    expect(block('worker')).toMatch(/healthcheck:\n(\s+\S.*\n)*?\s+- CMD-SHELL\n\s+- .*worker\.heartbeat/);
     expect(block('worker')).toContain(':/srv/app:rw');
     expect(block('create-bucket')).toMatch(/condition: service_healthy/);
+  });
+
+  it("the worker's health check passes on a fresh heartbeat and fails on a stale or missing one", () => {
+    // The check as compose hands it to the container's /bin/sh: `$$` is compose's escape for `$`.
+    const line = readFileSync(`${ROOT}docker-compose.yml`, 'utf8').split('\n').find((l) => l.includes('worker.heartbeat') && l.includes('CMD-SHELL'));
+    expect(line).toBeDefined();
+    const [kind, script] = JSON.parse(line!.replace(/^\s*test:\s*/, '')) as [string, string];
+    expect(kind).toBe('CMD-SHELL');
+    const check = script.replaceAll('$$', '$');
+    const stateDir = mkdtempSync(join(tmpdir(), 'snapkeep-healthcheck-'));
+    const run = (): number | null => spawnSync('/bin/sh', ['-c', check], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', STATE_DIR: stateDir }, stdio: 'ignore' }).status;
+    try {
+      expect(run(), 'missing').not.toBe(0);
+      const file = join(stateDir, 'worker.heartbeat');
+      writeFileSync(file, '{}\n', { mode: 0o600 });
+      expect(run(), 'fresh').toBe(0);
+      const now = Date.now() / 1000;
+      utimesSync(file, now - 50, now - 50);
+      expect(run(), '50 s old').toBe(0);
+      utimesSync(file, now - 61, now - 61);
+      expect(run(), '61 s old').not.toBe(0);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to render without MASTER_KEY, naming it', async () => {
