@@ -4,15 +4,21 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../src/logging/create-logger.js';
 import { runOwner } from '../src/temporaries/stale-temporaries.js';
 
-/** HEARTBEAT_FILE is the name of the worker's heartbeat under STATE_DIR. */
-export const HEARTBEAT_FILE = 'worker.heartbeat';
+/**
+ * heartbeatFileName is this host's heartbeat under STATE_DIR, `worker.{hostname}.heartbeat`: workers
+ * that share a STATE_DIR (scaled containers, pods) each keep their own, so one live worker cannot
+ * make a stuck one look healthy. A check finds it with `$(hostname)`.
+ */
+export function heartbeatFileName(): string {
+  return `worker.${hostname()}.heartbeat`;
+}
 /** HEARTBEAT_INTERVAL_MS is how often a healthy worker rewrites it; a check allows 60 s (six beats). */
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 /** A failing write is logged at most this often. */
 const WARN_EVERY_MS = 60_000;
 
 export interface HeartbeatOptions {
-  /** The file to keep fresh (STATE_DIR/worker.heartbeat). */
+  /** The file to keep fresh (STATE_DIR/worker.{hostname}.heartbeat). */
   path: string;
   intervalMs?: number;
   /** Whether this beat may be written: workers running and Redis answering. Never rejects. */

@@ -15,7 +15,7 @@ import { createRedisConnection, describeRedisTarget, waitUntilReady, type RedisT
 import { createQueues } from '../../src/queue/queues.js';
 import { createStore } from '../../src/storage/create-store.js';
 import { startWorkers, type RunningWorkers } from '../../workers/start-workers.js';
-import { HEARTBEAT_FILE, startHeartbeat, type Heartbeat } from '../../workers/heartbeat.js';
+import { heartbeatFileName, startHeartbeat, type Heartbeat } from '../../workers/heartbeat.js';
 import { VERSION } from '../../src/version.js';
 
 export type ServiceRole = 'serve' | 'api' | 'worker';
@@ -92,14 +92,14 @@ export async function runService(role: ServiceRole, config: Config, options: Ser
     const port = typeof address === 'object' && address ? address.port : config.port;
     logger.info('api listening', { url: `http://${config.host}:${port}`, dashboard: `http://${config.host}:${port}/admin/queues` });
   }
-  // STATE_DIR/worker.heartbeat stays fresh while the workers run and Redis answers (a health check
+  // STATE_DIR/worker.{hostname}.heartbeat stays fresh while the workers run and Redis answers (a health check
   // reads its mtime): it goes stale when the event loop is stuck or Redis is gone. Started once all
   // is up, so a `serve` whose port is taken never writes one.
   let heartbeat: Heartbeat | undefined;
   if (workers) {
     const running = workers;
     heartbeat = startHeartbeat({
-      path: join(config.stateDir, HEARTBEAT_FILE),
+      path: join(config.stateDir, heartbeatFileName()),
       role,
       logger,
       ...(options.heartbeatIntervalMs !== undefined ? { intervalMs: options.heartbeatIntervalMs } : {}),

@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type RunningService } from '../helpers/cli.js';
@@ -21,7 +21,7 @@ async function untilMtimeAfter(path: string, after: number, timeoutMs = 10_000):
   }
 }
 
-describe('the worker heartbeat (STATE_DIR/worker.heartbeat)', () => {
+describe('the worker heartbeat (STATE_DIR/worker.{hostname}.heartbeat)', () => {
   let redis: TestRedis;
   let dir: string;
   let worker: RunningService | undefined;
@@ -40,7 +40,7 @@ describe('the worker heartbeat (STATE_DIR/worker.heartbeat)', () => {
 
   it('is refreshed while the worker runs, goes stale while Redis is down, and is removed on SIGTERM', async () => {
     const stateDir = join(dir, 'state');
-    const file = join(stateDir, 'worker.heartbeat');
+    const file = join(stateDir, `worker.${hostname()}.heartbeat`);
     worker = await startService('worker', {
       DB_PATH: join(dir, 'app.db'), MASTER_KEY: randomBytes(32).toString('hex'), STATE_DIR: stateDir,
       BACKUP_LOCAL_DIR: join(dir, 'backups'), REDIS_URL: redis.url, BACKUP_SCHEDULE_HOURS: '0',

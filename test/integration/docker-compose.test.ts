@@ -1,6 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -38,14 +38,14 @@ describe('deployment files', () => {
     expect(block('api')).toMatch(/command:\n\s+- api\n/);
     expect(block('worker')).toMatch(/command:\n\s+- worker\n/);
     for (const name of ['redis', 'minio', 'api', 'worker']) expect(block(name), name).toContain('healthcheck:');
-    expect(block('worker')).toMatch(/healthcheck:\n(\s+\S.*\n)*?\s+- CMD-SHELL\n\s+- .*worker\.heartbeat/);
+    expect(block('worker')).toMatch(/healthcheck:\n(\s+\S.*\n)*?\s+- CMD-SHELL\n\s+- .*worker\.\$+\(hostname\)\.heartbeat/);
     expect(block('worker')).toContain(':/srv/app:rw');
     expect(block('create-bucket')).toMatch(/condition: service_healthy/);
   });
 
   it("the worker's health check passes on a fresh heartbeat and fails on a stale or missing one", () => {
     // The check as compose hands it to the container's /bin/sh: `$$` is compose's escape for `$`.
-    const line = readFileSync(`${ROOT}docker-compose.yml`, 'utf8').split('\n').find((l) => l.includes('worker.heartbeat') && l.includes('CMD-SHELL'));
+    const line = readFileSync(`${ROOT}docker-compose.yml`, 'utf8').split('\n').find((l) => l.includes('.heartbeat') && l.includes('CMD-SHELL'));
     expect(line).toBeDefined();
     const [kind, script] = JSON.parse(line!.replace(/^\s*test:\s*/, '')) as [string, string];
     expect(kind).toBe('CMD-SHELL');
@@ -54,7 +54,7 @@ describe('deployment files', () => {
     const run = (): number | null => spawnSync('/bin/sh', ['-c', check], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', STATE_DIR: stateDir }, stdio: 'ignore' }).status;
     try {
       expect(run(), 'missing').not.toBe(0);
-      const file = join(stateDir, 'worker.heartbeat');
+      const file = join(stateDir, `worker.${hostname()}.heartbeat`);
       writeFileSync(file, '{}\n', { mode: 0o600 });
       expect(run(), 'fresh').toBe(0);
       const now = Date.now() / 1000;
