@@ -16,9 +16,8 @@ import { keyFingerprint } from '../src/crypto/derive-backup-key.js';
 import { SnapkeepError } from '../src/errors.js';
 import type { BackupJobData, BackupResult } from '../src/queue/job-types.js';
 import { snapshotDatabase } from '../src/snapshot/snapshot-database.js';
-import { temporaryPath } from '../src/snapshot/temporary-files.js';
+import { sweepStaleTemporaries, temporaryPath } from '../src/snapshot/temporary-files.js';
 import { snapshotTempDir } from './backup.js';
-import { cleanStaleTemporaries } from './clean-stale-temporaries.js';
 import type { JobContext } from './job-context.js';
 import { uploadEncrypted } from './upload-encrypted.js';
 
@@ -55,7 +54,7 @@ export async function backupArchiveOrAge(data: BackupJobData, ctx: JobContext): 
   logger.info('backup started', { trigger: data.trigger, kind, encryption: protection });
   ctx.reportProgress({ phase: 'snapshot', percent: 0, bytesDone: 0, bytesTotal: 0 });
   const tempDir = snapshotTempDir(config.stateDir);
-  await cleanStaleTemporaries(tempDir, logger);
+  await sweepStaleTemporaries(tempDir, logger);
   const snapshot = await snapshotDatabase(config.dbPath, tempDir);
   const stagingPath = temporaryPath(tempDir, 'snapshot', '.archive.tmp');
   try {

@@ -7,8 +7,8 @@ import { keyFingerprint } from '../src/crypto/derive-backup-key.js';
 import { SnapkeepError } from '../src/errors.js';
 import type { BackupJobData, BackupResult } from '../src/queue/job-types.js';
 import { snapshotDatabase } from '../src/snapshot/snapshot-database.js';
+import { sweepStaleTemporaries } from '../src/snapshot/temporary-files.js';
 import { isArchiveOrAgeBackup } from './backup-kind.js';
-import { cleanStaleTemporaries } from './clean-stale-temporaries.js';
 import type { JobContext } from './job-context.js';
 
 /** snapshotTempDir is where snapshots wait for their upload: under STATE_DIR, never beside the live database. */
@@ -33,7 +33,7 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
   logger.info('backup started', { trigger: data.trigger });
 
   ctx.reportProgress({ phase: 'snapshot', percent: 0, bytesDone: 0, bytesTotal: 0 });
-  await cleanStaleTemporaries(snapshotTempDir(config.stateDir), logger);
+  await sweepStaleTemporaries(snapshotTempDir(config.stateDir), logger);
   const snapshot = await snapshotDatabase(config.dbPath, snapshotTempDir(config.stateDir));
   logger.info('snapshot taken', { databaseSize: snapshot.size, durationMs: Date.now() - started });
   try {

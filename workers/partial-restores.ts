@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { coerceError } from '../src/errors.js';
 import type { Logger } from '../src/logging/create-logger.js';
-import { OWNER_PATTERN, removeStale, runOwner } from '../src/temporaries/stale-temporaries.js';
+import { OWNER_PATTERN, runOwner, sweepStale } from '../src/temporaries/stale-temporaries.js';
 
 /**
  * restoreRootDir holds the archives restored by default, `{STATE_DIR}/restore/{id}` (here, not in
@@ -29,15 +28,8 @@ export function partialRestorePath(target: string): string {
  * than a day. A failure is logged (warn), not thrown: a leftover must not stop a worker's start or
  * the next restore.
  */
-export async function removeStalePartialRestores(dir: string, logger: Logger): Promise<string[]> {
-  try {
-    const removed = await removeStale(dir, { name: PARTIAL_NAME, type: 'directory', remove: removeTree });
-    for (const path of removed) logger.info('removed a stale temporary', { path });
-    return removed;
-  } catch (error) {
-    logger.warn('could not remove stale partial restores', { dir, error: coerceError(error).message });
-    return [];
-  }
+export function removeStalePartialRestores(dir: string, logger: Logger): Promise<string[]> {
+  return sweepStale(dir, { name: PARTIAL_NAME, type: 'directory', remove: removeTree }, logger);
 }
 
 /** removeTree removes a partial restore even where restored modes made directories read-only. */

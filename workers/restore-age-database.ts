@@ -5,9 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import type { AgeKeys } from '../src/age/age-decrypt.js';
 import { requireDbPath } from '../src/config/load-config.js';
 import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
-import { temporaryPath } from '../src/snapshot/temporary-files.js';
+import { sweepStaleTemporaries, temporaryPath } from '../src/snapshot/temporary-files.js';
 import { verifySqliteFile } from '../src/snapshot/verify-sqlite.js';
-import { cleanStaleTemporaries } from './clean-stale-temporaries.js';
 import type { JobContext } from './job-context.js';
 import { openBackupPlaintext, type FoundBackup } from './open-backup-plaintext.js';
 import { assertRestoreTargetFree, explainDiskFull, placeRestore, restoreTargetPath, syncPath } from './restore-files.js';
@@ -24,7 +23,7 @@ export async function restoreAgeDatabase(backup: FoundBackup, data: RestoreJobDa
   const target = restoreTargetPath(dbPath, backup.id);
   const force = data.force === true;
   await assertRestoreTargetFree(target, force);
-  await cleanStaleTemporaries(dirname(dbPath), ctx.logger);
+  await sweepStaleTemporaries(dirname(dbPath), ctx.logger);
   const temp = temporaryPath(dirname(dbPath), 'restore');
   try {
     const plaintext = await openBackupPlaintext(ctx, backup, keys);

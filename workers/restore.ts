@@ -8,9 +8,8 @@ import { createDecryptStream, UnsupportedCrbuVersionError } from '../src/crypto/
 import { requireDbPath } from '../src/config/load-config.js';
 import { SnapkeepError, coerceError } from '../src/errors.js';
 import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
-import { temporaryPath } from '../src/snapshot/temporary-files.js';
+import { sweepStaleTemporaries, temporaryPath } from '../src/snapshot/temporary-files.js';
 import { readSqlitePrefix, SQLITE_HEADER_LENGTH, verifySqliteFile } from '../src/snapshot/verify-sqlite.js';
-import { cleanStaleTemporaries } from './clean-stale-temporaries.js';
 import { countDownload } from './download-progress.js';
 import type { JobContext } from './job-context.js';
 import { masterKeysInOrder, type IndexedKey } from './master-keys.js';
@@ -44,7 +43,7 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
   if (keys.length === 0) throw new SnapkeepError('invalid_config', 'MASTER_KEY is not set');
 
   // Beside DB_PATH, so the final rename is atomic (same filesystem); named so a later start cleans it if we die.
-  await cleanStaleTemporaries(dirname(dbPath), logger);
+  await sweepStaleTemporaries(dirname(dbPath), logger);
   const temp = temporaryPath(dirname(dbPath), 'restore');
   logger.info('restore started', { target });
   try {

@@ -5,11 +5,11 @@ import type { Config } from '../src/config/config.js';
 import type { Logger } from '../src/logging/create-logger.js';
 import type { BackupJobData, BackupResult, PruneJobData, PruneResult, RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
 import type { Queues } from '../src/queue/queues.js';
+import { sweepStaleTemporaries } from '../src/snapshot/temporary-files.js';
 import type { BackupStore } from '../src/storage/backup-store.js';
 import { backup, snapshotTempDir } from './backup.js';
 import { backupsBeingRestored } from './backups-being-restored.js';
 import { toProcessor } from './bullmq-processor.js';
-import { cleanStaleTemporaries } from './clean-stale-temporaries.js';
 import { removeStalePartialRestores, restoreRootDir } from './partial-restores.js';
 import { prune } from './prune.js';
 import { restore } from './restore.js';
@@ -53,8 +53,8 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   const { config, store, queues, logger } = options;
   // Temporaries of runs that died (SIGKILL, power loss): snapshots under STATE_DIR, restores beside
   // DB_PATH, partial archive restores under STATE_DIR/restore (BACKUP_LOCAL_DIR's: on the store's first put).
-  await cleanStaleTemporaries(snapshotTempDir(config.stateDir), logger);
-  if (config.dbPath) await cleanStaleTemporaries(dirname(config.dbPath), logger);
+  await sweepStaleTemporaries(snapshotTempDir(config.stateDir), logger);
+  if (config.dbPath) await sweepStaleTemporaries(dirname(config.dbPath), logger);
   await removeStalePartialRestores(restoreRootDir(config.stateDir), logger);
   // One backup at a time across every worker process: BullMQ's global concurrency lives in Redis.
   await queues.backup.setGlobalConcurrency(1);

@@ -11,7 +11,7 @@ import { createLogger } from '../../src/logging/create-logger.js';
 import { listBackups } from '../../src/backups/list-backups.js';
 import { jobStatsKey, jobStatsRecorder, seedLastSuccessfulBackup } from '../../src/metrics/job-stats.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/queue/embedded-redis.js';
-import { createRedisConnection, describeRedisTarget, waitUntilReady, type RedisTarget } from '../../src/queue/redis-connection.js';
+import { answersPing, createRedisConnection, describeRedisTarget, waitUntilReady, type RedisTarget } from '../../src/queue/redis-connection.js';
 import { createQueues } from '../../src/queue/queues.js';
 import { createStore } from '../../src/storage/create-store.js';
 import { startWorkers, type RunningWorkers } from '../../workers/start-workers.js';
@@ -106,14 +106,7 @@ export async function runService(role: ServiceRole, config: Config, options: Ser
       isAlive: async () => {
         if (!running.workers.every((w) => w.isRunning())) return false;
         if (!connections.every((c) => c.status === 'ready')) return false;
-        // A connection can look ready over a dead TCP link: ask Redis itself.
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<false>((r) => { timer = setTimeout(() => r(false), HEARTBEAT_PING_TIMEOUT_MS); });
-        try {
-          return await Promise.race([producer.ping().then(() => true, () => false), timeout]);
-        } finally {
-          clearTimeout(timer);
-        }
+        return answersPing(producer, HEARTBEAT_PING_TIMEOUT_MS);
       },
     });
   }

@@ -3,6 +3,7 @@ import { AggregatorRegistry, Registry, collectDefaultMetrics } from 'prom-client
 import type { Queues } from '../queue/queues.js';
 import { jobStatsKey, readJobStats, type JobStats } from './job-stats.js';
 import { QUEUE_STATES, sharedMetricsJson, type QueueCounts } from './shared-metrics.js';
+import { withTimeout } from '../with-timeout.js';
 
 /** ServiceMetrics is one process's Prometheus exposition: its own process metrics plus the shared job metrics. */
 export interface ServiceMetrics {
@@ -15,9 +16,6 @@ export interface ServiceMetrics {
 
 // A scrape must answer even when Redis does not; Prometheus' own default timeout is 10 s.
 const REDIS_TIMEOUT_MS = 2000;
-
-const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
-  Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
 
 /**
  * createServiceMetrics builds a process's metrics. A registry per instance (not prom-client's

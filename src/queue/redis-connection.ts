@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { withTimeout } from '../with-timeout.js';
 
 /** RedisTarget is where Redis listens: a redis:// URL, or a unix socket (the embedded server). */
 export type RedisTarget = { url: string } | { socketPath: string };
@@ -46,4 +47,16 @@ export async function waitUntilReady(redis: Redis, timeoutMs: number): Promise<v
     };
     redis.once('ready', onReady);
   });
+}
+
+/**
+ * answersPing says whether Redis itself answers a PING within timeoutMs: a client can look ready
+ * over a dead TCP link. Never rejects.
+ */
+export async function answersPing(redis: Redis, timeoutMs: number): Promise<boolean> {
+  try {
+    return (await withTimeout(redis.ping(), timeoutMs)) === 'PONG';
+  } catch {
+    return false;
+  }
 }

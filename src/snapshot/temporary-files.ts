@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { OWNER_PATTERN, removeStale, runOwner, STALE_AFTER_MS } from '../temporaries/stale-temporaries.js';
+import { OWNER_PATTERN, removeStale, runOwner, STALE_AFTER_MS, sweepStale, type StaleLogger } from '../temporaries/stale-temporaries.js';
 
 /** TemporaryKind is what a temporary file under STATE_DIR holds: a snapshot or a restore in progress. */
 export type TemporaryKind = 'snapshot' | 'restore';
@@ -24,4 +24,13 @@ export function temporaryPath(dir: string, kind: TemporaryKind, extension = '.tm
  */
 export async function removeStaleTemporaries(dir: string, olderThanMs: number = STALE_AFTER_MS): Promise<string[]> {
   return removeStale(dir, { name: TEMPORARY_NAME, type: 'file', olderThanMs });
+}
+
+/**
+ * sweepStaleTemporaries is removeStaleTemporaries that logs and never throws. Every backup and
+ * restore calls it before writing its own, as a worker does at start, so a CLI-only installation
+ * never keeps a killed run's plaintext copy of the database.
+ */
+export function sweepStaleTemporaries(dir: string, logger: StaleLogger): Promise<string[]> {
+  return sweepStale(dir, { name: TEMPORARY_NAME, type: 'file' }, logger);
 }

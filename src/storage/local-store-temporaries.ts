@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { OWNER_PATTERN, removeStale, runOwner } from '../temporaries/stale-temporaries.js';
+import { OWNER_PATTERN, runOwner, sweepStale, type StaleLogger } from '../temporaries/stale-temporaries.js';
 
 // `.{name}.{pid}-{run}-{random}.partial`, where name is an object's or its sidecar's (`.{object}.meta.json`).
 // Nothing else is ours: a user's own `.notes.partial`, or one without an owner, is never touched.
@@ -17,9 +17,9 @@ export function localTemporaryPath(hiddenPath: string): string {
 
 /**
  * removeStaleLocalTemporaries deletes the `.partial` files a directory store's writers left in dir
- * when they died mid-write, and returns their paths: never this run's, and never a live process's
- * younger than a day (it may be mid-upload).
+ * when they died mid-write, logs them and returns their paths: never this run's, and never a live
+ * process's younger than a day (it may be mid-upload). A failure is logged, not thrown.
  */
-export async function removeStaleLocalTemporaries(dir: string): Promise<string[]> {
-  return removeStale(dir, { name: TEMPORARY_NAME, type: 'file' });
+export function removeStaleLocalTemporaries(dir: string, logger: StaleLogger | undefined): Promise<string[]> {
+  return sweepStale(dir, { name: TEMPORARY_NAME, type: 'file' }, logger);
 }

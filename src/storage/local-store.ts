@@ -3,20 +3,17 @@ import { access, mkdir, open, readdir, readFile, rename, rm, stat, type FileHand
 import { join } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import type { LocalStoreConfig } from '../config/config.js';
-import { coerceError } from '../errors.js';
 import type { BackupStore, FetchedObject, PutOptions, StoredObject } from './backup-store.js';
 import { checkMetadata, checkObjectName } from './check-object.js';
 import { translateFsError } from './fs-errors.js';
 import { guardBody } from './guard-body.js';
+import type { StaleLogger } from '../temporaries/stale-temporaries.js';
 import { localTemporaryPath, removeStaleLocalTemporaries } from './local-store-temporaries.js';
 
 /** LocalStoreOptions tune a LocalBackupStore. */
 export interface LocalStoreOptions {
   /** Where the store reports the stale temporary files it removed (info), or could not (warn). */
-  logger?: {
-    info(message: string, meta?: Record<string, unknown>): void;
-    warn(message: string, meta?: Record<string, unknown>): void;
-  };
+  logger?: StaleLogger;
 }
 
 /**
@@ -201,10 +198,7 @@ export class LocalBackupStore implements BackupStore {
    * backup must not fail for it, and the next process tries again.
    */
   private removeStaleOnce(): Promise<void> {
-    this.swept ??= removeStaleLocalTemporaries(this.dir).then(
-      (removed) => { for (const path of removed) this.logger?.info('removed a stale temporary', { path }); },
-      (error: unknown) => { this.logger?.warn('could not remove stale temporary files', { dir: this.dir, error: coerceError(error).message }); },
-    );
+    this.swept ??= removeStaleLocalTemporaries(this.dir, this.logger).then(() => undefined);
     return this.swept;
   }
 

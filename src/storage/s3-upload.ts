@@ -116,9 +116,10 @@ export async function uploadToS3(chunks: AsyncIterable<Buffer>, params: S3Upload
     if (partNumber > MAX_PARTS) {
       throw new SnapkeepError('object_too_large', `the object needs more than ${MAX_PARTS} parts of ${partSize / MiB} MiB, the most S3 allows in one upload`);
     }
+    const bytes = buffer.subarray(0, length);
     const part = client.send(new UploadPartCommand({
       Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber,
-      Body: buffer.subarray(0, length), ContentLength: length, ...md5Of(buffer.subarray(0, length)),
+      Body: bytes, ContentLength: length, ...md5Of(bytes),
     }), { abortSignal: signal }).then((out) => {
       // CompleteMultipartUpload names each part by its ETag: without it the store would refuse the
       // whole upload at the end with a less helpful error.
@@ -154,8 +155,9 @@ export async function uploadToS3(chunks: AsyncIterable<Buffer>, params: S3Upload
     }
     if (failure) throw failure;
     if (partsSent === 0) {
+      const bytes = buffer.subarray(0, filled);
       await client.send(new PutObjectCommand({
-        Bucket: bucket, Key: key, Body: buffer.subarray(0, filled), ContentLength: filled, ...md5Of(buffer.subarray(0, filled)),
+        Bucket: bucket, Key: key, Body: bytes, ContentLength: filled, ...md5Of(bytes),
         ...(params.metadata ? { Metadata: params.metadata } : {}),
       }), { abortSignal: signal });
       progress(filled);

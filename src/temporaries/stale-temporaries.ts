@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { coerceError } from '../errors.js';
 
 // A run token is 8 hex digits. The first 4 name the host (or container) that made it, because a
 // pid means something only there: another host's temporary in a shared directory is removed only
@@ -90,5 +91,27 @@ function isOtherLiveProcess(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** StaleLogger is told of each removal (info, its path) and of a failure to look (warn). */
+export interface StaleLogger {
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+}
+
+/**
+ * sweepStale is removeStale for callers that must go on whatever happens (a worker's start, a
+ * backup, a restore, a put): each removal is logged, a failure is logged and not thrown, and the
+ * paths removed are returned (none after a failure).
+ */
+export async function sweepStale(dir: string, options: RemoveStaleOptions, logger: StaleLogger | undefined): Promise<string[]> {
+  try {
+    const removed = await removeStale(dir, options);
+    for (const path of removed) logger?.info('removed a stale temporary', { path });
+    return removed;
+  } catch (error) {
+    logger?.warn('could not remove stale temporaries', { dir, error: coerceError(error).message });
+    return [];
   }
 }

@@ -1,20 +1,15 @@
 import { Router } from 'express';
 import type { Redis } from 'ioredis';
 import type { BackupStore } from '../../storage/backup-store.js';
+import { answersPing } from '../../queue/redis-connection.js';
 import { VERSION } from '../../version.js';
+import { withTimeout } from '../../with-timeout.js';
 
 export type Reachability = 'up' | 'down' | 'disabled';
 
-const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
-  Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
-
 /** checkRedis pings Redis with a short timeout: a health check must answer even when Redis does not. */
 export async function checkRedis(redis: Redis): Promise<Reachability> {
-  try {
-    return (await withTimeout(redis.ping(), 1500)) === 'PONG' ? 'up' : 'down';
-  } catch {
-    return 'down';
-  }
+  return (await answersPing(redis, 1500)) ? 'up' : 'down';
 }
 
 /** checkStore asks the store whether it is reachable. */
