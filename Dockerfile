@@ -1,10 +1,10 @@
 # syntax=docker/dockerfile:1
 # Build stage: compiles TypeScript and better-sqlite3's native addon.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
@@ -12,7 +12,7 @@ COPY cli ./cli
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: only the built code and production dependencies, as a non-root user.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/* \
   && useradd --system --uid 10001 --home-dir /var/lib/snapkeep --create-home snapkeep
 WORKDIR /app

@@ -9,9 +9,10 @@ import { EXIT_USAGE, reportFailure } from './exit-codes.js';
 import type { ServiceRole } from './processes/run-service.js';
 import { loadCliConfig, readEnvironment } from './runtime.js';
 
-// The AWS SDK warns on every run that its releases after January 2027 will need Node 22. The SDK is
-// pinned to an exact version in package.json, so the warning tells an operator nothing to act on.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// Every file snapkeep creates (STATE_DIR's token database, heartbeat, embedded Redis files,
+// snapshots, restores, a directory store's backups) is for its own user only, whatever umask the
+// shell or process manager that started it had. Restores get their final modes explicitly.
+process.umask(0o077);
 
 const program = new Command('snapkeep')
   .description('encrypted, verified backups of a SQLite application to S3-compatible storage')

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Quick start on a fresh Debian/Ubuntu machine with Node 20: installs what is missing, builds,
+# Quick start on a fresh Debian/Ubuntu machine: installs what is missing (Debian packages, a
+# project-local Node 24 when the machine's is older than 22.12, npm packages from the lock), builds,
 # writes a .env with a new master key, a local backup directory and a demo database (unless you
-# configured your own), creates a superadmin token, and runs `snapkeep serve` with an embedded Redis.
+# configured your own), makes a superadmin token once (kept in data/quickstart.token and shown
+# again on every start), and runs `snapkeep serve` with an embedded Redis.
+# The service replaces this shell (exec): SIGTERM or Ctrl-C stops it and its embedded Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh redis-server sqlite3
+source scripts/ensure-node.sh
 bash scripts/install-node-deps.sh
 snapkeep() { node dist/cli/snapkeep.js "$@"; }
 
+umask 077
 if [ ! -f .env ]; then
-  umask 077
   mkdir -p data/backups
   if [ -z "${DB_PATH:-}" ]; then
     sqlite3 data/demo.db "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL, at TEXT DEFAULT CURRENT_TIMESTAMP); INSERT INTO notes (body) VALUES ('hello from the snapkeep quick start');" >/dev/null
@@ -26,15 +30,26 @@ ENV
   echo "wrote .env (master key, demo database, local backup directory): keep a copy of MASTER_KEY safe" >&2
 fi
 
-token=$(snapkeep token create --name "quickstart-$(date +%Y%m%d%H%M%S)" --role superadmin)
+# One quick-start token, made on the first start and shown again after: each start used to add a
+# new superadmin. If it was revoked (or its file lost), a new one replaces it.
+token_file=data/quickstart.token
+mkdir -p data
+if [ -s "$token_file" ] && snapkeep token list --json | grep -q '"name": "quickstart"'; then
+  token=$(cat "$token_file")
+else
+  snapkeep token revoke quickstart >/dev/null 2>&1 || true
+  token=$(snapkeep token create --name quickstart --role superadmin)
+  printf '%s\n' "$token" > "$token_file"
+fi
 port=$(grep -E '^PORT=' .env | cut -d= -f2 || true)
 port=${PORT:-${port:-7100}}
 cat >&2 <<MSG
 
-snapkeep is starting on http://127.0.0.1:${port}
-  superadmin token: ${token}
+snapkeep is starting on http://127.0.0.1:${port} (Node $(node -v))
+  superadmin token: ${token}   (kept in ${token_file}; revoke with: node dist/cli/snapkeep.js token revoke quickstart)
   take a backup:    curl -X POST -H "Authorization: Bearer ${token}" http://127.0.0.1:${port}/api/backups
   dashboard:        http://127.0.0.1:${port}/admin/queues  (user: anything, password: the token)
+  stop:             Ctrl-C, or SIGTERM to this process
 
 MSG
 exec node dist/cli/snapkeep.js serve

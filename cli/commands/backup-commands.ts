@@ -103,7 +103,7 @@ export function registerBackupCommands(program: Command): void {
     .option('--passphrase-file <file>', 'lock this backup with the passphrase in <file> (`-`: standard input): an age archive that `age -d` opens')
     .action(async (options: { queue?: boolean; json?: boolean; passphraseFile?: string }) => {
       // In this process the snapshot reads DB_PATH; with --queue the service's worker takes it.
-      const config = loadCliConfig(options.queue ? {} : { database: 'always', command: 'backup create' });
+      const config = loadCliConfig(options.queue ? {} : { database: 'always', command: 'backup create', store: true });
       const secrets = await readCliSecrets(options);
       const result = await runOperation<BackupJobData, BackupResult>(config, options, backup, { trigger: 'cli' }, 'enqueueBackup', secrets);
       if (options.json) print(result);
@@ -114,7 +114,7 @@ export function registerBackupCommands(program: Command): void {
     .description('list backups, newest first')
     .option('--json', 'print the API\'s {backups: […]}')
     .action(async (options: { json?: boolean }) => {
-      const config = loadCliConfig();
+      const config = loadCliConfig({ store: true });
       const backups = await listBackups(requireStore(config));
       if (options.json) print({ backups });
       else printBackupTable(backups);
@@ -133,7 +133,7 @@ export function registerBackupCommands(program: Command): void {
       if (!isBackupId(options.id)) throw new UsageError(`--id: not a backup id: expected YYYYMMDDTHHMMSSZ-xxxxxxxx`);
       // DB_PATH only for a database backup, written beside it (the restore says so, exit 2, when it
       // is unset); an archive goes under STATE_DIR or --target, and --queue restores on the worker.
-      const config = loadCliConfig();
+      const config = loadCliConfig(options.queue ? {} : { store: true });
       const secrets = await readCliSecrets(options);
       const data: RestoreJobData = { backupId: options.id, ...(options.force ? { force: true } : {}), ...(options.target ? { target: resolve(options.target) } : {}) };
       const result = await runOperation<RestoreJobData, RestoreResult>(config, options, restore, data, 'enqueueRestore', secrets);
@@ -152,7 +152,7 @@ export function registerBackupCommands(program: Command): void {
     .action(async (options: { dryRun?: boolean; at?: string; force?: boolean; queue?: boolean; json?: boolean }) => {
       const at = options.at === undefined ? undefined : parseIsoTime(options.at);
       if (at === null) throw new UsageError(`--at: not an ISO 8601 UTC time: ${options.at} (e.g. 2026-11-20T12:00:00Z, or a date: 2026-11-20)`);
-      const config = loadCliConfig();
+      const config = loadCliConfig(options.queue ? {} : { store: true });
       const data = {
         dryRun: options.dryRun === true,
         ...(at ? { at: at.toISOString() } : {}),

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -34,8 +34,11 @@ export class TokenStore {
 
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    this.db = new Database(join(stateDir, 'snapkeep.db'));
+    const file = join(stateDir, 'snapkeep.db');
+    this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
+    // Hashes only, but still nobody else's business; older installs created it 0644.
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(`CREATE TABLE IF NOT EXISTS tokens (
       name TEXT PRIMARY KEY,

@@ -29,6 +29,8 @@ export interface ConfigNeeds {
   database?: 'always' | 'with-store';
   /** The command, named in the message: `backup create`, `worker`. */
   command?: string;
+  /** True for a command that cannot run without a store (`backup create|list|restore|prune`). */
+  store?: boolean;
 }
 
 const DB_PATH_MEANING = 'the SQLite database to back up; restores are written beside it';
@@ -87,10 +89,39 @@ const schema = Joi.object({
 
 const REQUIRED_WITH_ENDPOINT = ['BACKUP_S3_BUCKET', 'BACKUP_S3_ACCESS_KEY', 'BACKUP_S3_SECRET_KEY'] as const;
 
-/** readEnvFile reads `.env` from a directory if there is one; the process environment wins over it. */
+/**
+ * readEnvFile reads `.env` from a directory if there is one; the process environment wins over it.
+ * Node's parseEnv skips a line it cannot read, so a line such as `MASTER_KEY 0a1b…` (no `=`) would
+ * vanish and the key be reported missing: every such line is a settings error naming its number
+ * (never its text, which may hold a secret).
+ */
 export function readEnvFile(dir: string = process.cwd()): Record<string, string | undefined> {
   const file = resolve(dir, '.env');
-  return existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  if (!existsSync(file)) return {};
+  const text = readFileSync(file, 'utf8');
+  const problems = unreadableEnvLines(text).map((n) => `${file} line ${n}: is not NAME=value (no "=" after a variable name)`);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return parseEnv(text);
+}
+
+/** unreadableEnvLines are the 1-based numbers of lines that are neither blank, a comment, nor NAME=value (a quoted value may span lines). */
+export function unreadableEnvLines(text: string): number[] {
+  const bad: number[] = [];
+  const lines = text.split(/\r?\n/);
+  let openQuote: string | undefined;
+  lines.forEach((line, i) => {
+    if (openQuote !== undefined) {
+      if (line.includes(openQuote)) openQuote = undefined;
+      return;
+    }
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const m = /^(?:export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*=\s*(["'`]?)(.*)$/.exec(trimmed);
+    if (!m) { bad.push(i + 1); return; }
+    const quote = m[1];
+    if (quote && !m[2]!.includes(quote)) openQuote = quote;
+  });
+  return bad;
 }
 
 /**
@@ -122,6 +153,9 @@ export function loadConfig(
   if (needsDatabase && str('DB_PATH') === '') {
     const by = needs.command ? ` by \`snapkeep ${needs.command}\`` : '';
     problems.push(`DB_PATH: is required${by}: ${DB_PATH_MEANING}`);
+  }
+  if (needs.store && !enabled) {
+    problems.push('BACKUP_S3_ENDPOINT: is required (or BACKUP_LOCAL_DIR): backups are disabled without a store to keep them in');
   }
   if (str('BACKUP_S3_PREFIX').startsWith('/')) problems.push('BACKUP_S3_PREFIX: must not start with "/"');
   const trustProxy = parseTrustProxy(str('TRUST_PROXY'));

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBlobDatabase } from '../helpers/blob-database.js';
-import { CLI_PATH, baseEnv, runCli } from '../helpers/cli.js';
+import { CLI_PATH, baseEnv, runCli, NEUTRAL_CWD } from '../helpers/cli.js';
 import { removeDir } from '../helpers/redis-server.js';
 
 /** interruptWhen runs the CLI and sends SIGINT as soon as `ready()` says the operation is under way. */
 async function interruptWhen(args: string[], env: Record<string, string>, ready: () => boolean): Promise<{ code: number | null; stderr: string; interrupted: boolean }> {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI_PATH, ...args], { env: baseEnv(env), cwd: NEUTRAL_CWD, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

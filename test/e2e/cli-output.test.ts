@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseEnv, CLI_PATH, runCli } from '../helpers/cli.js';
+import { baseEnv, CLI_PATH, runCli, NEUTRAL_CWD } from '../helpers/cli.js';
 import { removeDir } from '../helpers/redis-server.js';
 import { createSampleDatabase } from '../helpers/sample-database.js';
 
@@ -16,7 +16,7 @@ function runInTerminal(args: string[], env: Record<string, string>): Promise<{ c
   const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
   const command = [process.execPath, CLI_PATH, ...args].map(quote).join(' ');
   return new Promise((resolve) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], { env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: baseEnv(env), cwd: NEUTRAL_CWD, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { output += d.toString(); });

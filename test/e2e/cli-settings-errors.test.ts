@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 
@@ -30,10 +33,33 @@ describe('the CLI on bad settings and bad usage', () => {
     expect(badId.stderr).toContain('not a backup id');
   });
 
-  it('says backups are disabled, naming BACKUP_S3_ENDPOINT, when no store is configured', async () => {
-    const result = await runCli(['backup', 'list'], { STATE_DIR: '/tmp/snapkeep-cli-state' });
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('BACKUP_S3_ENDPOINT');
+  it.each([['list'], ['create'], ['prune', '--dry-run'], ['restore', '--id', '20260101T000000Z-0a1b2c3d']])(
+    'backup %s with no store configured is a settings error (exit 2) naming BACKUP_S3_ENDPOINT', async (...args) => {
+      const result = await runCli(['backup', ...args], { STATE_DIR: '/tmp/snapkeep-cli-state', DB_PATH: '/tmp/snapkeep-none.db' });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/^snapkeep: BACKUP_S3_ENDPOINT: is required/m);
+    });
+
+  it('lists every problem at once, the missing store among them', async () => {
+    const result = await runCli(['backup', 'create'], { STATE_DIR: '/tmp/snapkeep-cli-state', PORT: 'x', BACKUP_RETAIN_DAILY_DAYS: '-1' });
+    expect(result.code).toBe(2);
+    for (const variable of ['PORT', 'BACKUP_RETAIN_DAILY_DAYS', 'BACKUP_S3_ENDPOINT', 'DB_PATH']) {
+      expect(result.stderr).toMatch(new RegExp(`^snapkeep: ${variable}: `, 'm'));
+    }
+  });
+
+  it('refuses a .env line without "=", naming the line and never echoing it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snapkeep-dotenv-'));
+    try {
+      writeFileSync(join(dir, '.env'), `# settings\nBACKUP_LOCAL_DIR=${dir}/b\nNOTE="two\nlines"\nMASTER_KEY ${KEY}\nDB_PATH=${dir}/x.db\n`);
+      const result = await runCli(['backup', 'list'], { STATE_DIR: dir }, { cwd: dir });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`${join(dir, '.env')} line 5: is not NAME=value`);
+      expect(result.stderr).not.toContain(KEY);
+      expect(result.stderr).not.toContain('MASTER_KEY: is required');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('prints a master key of 64 hex characters', async () => {

@@ -83,6 +83,9 @@ describe('Bull Board dashboard in a real browser', () => {
       viewport: { width: 1280, height: 800 },
     });
     const page = context.pages()[0] ?? (await context.newPage());
+    // Everything the page loads comes from the service itself (Bull Board's page links a Google font).
+    const foreign: string[] = [];
+    page.on('request', (request) => { if (!request.url().startsWith(base) && !request.url().startsWith('data:')) foreign.push(request.url()); });
     const response = await page.goto(`${base}/admin/queues`, { waitUntil: 'domcontentloaded' });
     expect(response?.status()).toBe(200);
     // The overview lists each queue by name, with links to it.
@@ -97,5 +100,52 @@ describe('Bull Board dashboard in a real browser', () => {
     await page.getByText(backupJobId).first().waitFor({ state: 'visible', timeout: 15_000 });
     await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-backup-completed.png'), fullPage: true });
     expect(statSync(join(OUTPUT_DIR, 'dashboard.png')).size).toBeGreaterThan(10_000);
+    expect(foreign).toEqual([]);
+    const html = await (await fetch(`${base}/admin/queues`, { headers: { authorization: basic(admin) } })).text();
+    expect(html).not.toContain('fonts.googleapis.com');
+  });
+
+  // An intruder holding a superadmin's Basic credentials (or a browser tricked into a cross-site
+  // post that carries them) tries every write Bull Board has: none may change a queue.
+  it.each([
+    ['POST', '/api/queues/prune/add', { name: 'prune', data: { dryRun: false, force: true } }],
+    ['POST', '/api/queues/restore/add', { name: 'restore', data: { backupId: 'x', target: '/tmp/elsewhere' } }],
+    ['PUT', '/api/queues/backup/retry/completed', undefined],
+    ['PUT', '/api/queues/backup/promote', undefined],
+    ['PUT', '/api/queues/backup/clean/completed', undefined],
+    ['PUT', '/api/queues/backup/JOB/retry', undefined],
+    ['PUT', '/api/queues/backup/JOB/clean', undefined],
+    ['PATCH', '/api/queues/backup/JOB/update-data', { trigger: 'api', sealedPassphrase: 'intruder' }],
+    ['PUT', '/api/queues/backup/obliterate', undefined],
+    ['PUT', '/api/queues/backup/pause', undefined],
+    ['PUT', '/api/queues/pause', undefined],
+    ['PUT', '/api/queues/backup/empty', undefined],
+    ['PUT', '/api/queues/backup/job-schedulers/scheduled-backup/remove', undefined],
+    ['DELETE', '/api/queues/backup/JOB', undefined],
+  ])('refuses %s %s (read-only dashboard), changing nothing', async (method, route, body) => {
+    const before = await (await fetch(`${base}/api/jobs/${backupJobId}`, { headers: { authorization: `Bearer ${admin}` } })).json();
+    const res = await fetch(`${base}/admin/queues${route.replace('JOB', encodeURIComponent(backupJobId))}`, {
+      method,
+      headers: { authorization: basic(admin), 'content-type': body ? 'application/json' : 'text/plain' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
+    const counts = (await (await fetch(`${base}/admin/queues/api/queues`, { headers: { authorization: basic(admin) } })).json()) as { queues: Array<{ name: string; isPaused: boolean; counts: Record<string, number> }> };
+    for (const q of counts.queues) {
+      expect(q.isPaused, q.name).toBe(false);
+      expect(q.counts.waiting ?? 0, q.name).toBe(0);
+    }
+    const after = await (await fetch(`${base}/api/jobs/${backupJobId}`, { headers: { authorization: `Bearer ${admin}` } })).json();
+    expect(after).toEqual(before);
+  });
+
+  it('refuses a cross-site text/plain form post to add a job', async () => {
+    const res = await fetch(`${base}/admin/queues/api/queues/prune/add`, {
+      method: 'POST',
+      headers: { authorization: basic(admin), 'content-type': 'text/plain', origin: 'https://evil.example' },
+      body: JSON.stringify({ name: 'prune', data: { dryRun: false } }),
+    });
+    expect(res.status).toBe(405);
   });
 });

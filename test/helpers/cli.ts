@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** CLI_PATH is the built executable the e2e tests drive, as a user would after `npm run build`. */
@@ -10,6 +13,13 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * NEUTRAL_CWD is an empty directory every child process starts in unless a test names another:
+ * snapkeep reads `.env` from its working directory, and the repository's own `.env` (which `npm
+ * start` writes) must never reach a test.
+ */
+export const NEUTRAL_CWD = mkdtempSync(join(tmpdir(), 'snapkeep-cwd-'));
+
 /** baseEnv is a clean environment: only PATH and HOME from the host, so no host setting leaks in. */
 export function baseEnv(extra: Record<string, string>): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...extra };
@@ -18,7 +28,7 @@ export function baseEnv(extra: Record<string, string>): Record<string, string> {
 /** runCli runs `snapkeep …` to completion. */
 export function runCli(args: string[], env: Record<string, string>, options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { env: baseEnv(env), cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_PATH, ...args], { env: baseEnv(env), cwd: options.cwd ?? NEUTRAL_CWD, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -39,7 +49,7 @@ export interface RunningService {
 
 /** startService spawns a long-running role and waits for its "snapkeep started" log line. */
 export async function startService(role: 'serve' | 'api' | 'worker', env: Record<string, string>): Promise<RunningService> {
-  const child = spawn(process.execPath, [CLI_PATH, role], { env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI_PATH, role], { env: baseEnv(env), cwd: NEUTRAL_CWD, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });

@@ -15,8 +15,8 @@ import type { StoredBytes } from './broken-backups.js';
 import { removeDir } from './redis-server.js';
 import type { TestS3Server } from './s3-server.js';
 
-/** VECTORS_DIR is the shared CRBU test vectors, beside the repository. */
-export const VECTORS_DIR = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url));
+/** VECTORS_DIR is the CRBU test vectors, copied into the repository (see its README). */
+export const VECTORS_DIR = fileURLToPath(new URL('../fixtures/crbu-vectors/', import.meta.url));
 
 /** SampleVector is the `files` entry of crbu-v1.json: a CRBU file and the SQLite database inside it. */
 export interface SampleVector {

@@ -7,12 +7,15 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MASTER_KEY = 'ab'.repeat(32);
+const EMPTY_ENV_FILE = join(mkdtempSync(join(tmpdir(), 'compose-env-')), 'empty.env');
+writeFileSync(EMPTY_ENV_FILE, '');
 
 /** compose runs Debian's docker-compose 1.29, which validates and renders a file offline, with no engine. */
 function compose(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // Only PATH and HOME from the host, so no COMPOSE_* or .env setting of the machine changes the answer.
-    execFile('docker-compose', ['-f', 'docker-compose.yml', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env } },
+    // --env-file: docker-compose would otherwise read the checkout's .env (which `npm start` writes).
+    execFile('docker-compose', ['--env-file', EMPTY_ENV_FILE, '-f', 'docker-compose.yml', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env } },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
   });
 }

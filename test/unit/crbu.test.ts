@@ -16,8 +16,8 @@ interface Vectors {
   files: { crbu: string; master_key_hex: string; plaintext: string; plaintext_sha256: string }[];
 }
 
-// The vectors live beside the repository, shared with other CRBU implementations.
-const vectorsDir = new URL('../../../shared/vectors/', import.meta.url);
+// The vectors are the contract's, shared with other CRBU implementations; copied into test/fixtures.
+const vectorsDir = new URL('../fixtures/crbu-vectors/', import.meta.url);
 const vectors = JSON.parse(readFileSync(new URL('crbu-v1.json', vectorsDir), 'utf8')) as Vectors;
 
 // Which error codes each `expect` of the vector file allows.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const vectors = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url));
+const vectors = fileURLToPath(new URL('../fixtures/crbu-vectors/', import.meta.url));
 const script = fileURLToPath(new URL('../../docs/restore-by-hand/decrypt-crbu.mjs', import.meta.url));
 
 describe('the README\'s restore-by-hand recipe', () => {

@@ -217,7 +217,7 @@ describe('verifySqliteFile', () => {
 
   it('accepts the shared sample database', async () => {
     const copy = join(work, 'sample.db');
-    copyFileSync(new URL('../../../shared/vectors/sample.db', import.meta.url), copy);
+    copyFileSync(new URL('../fixtures/crbu-vectors/sample.db', import.meta.url), copy);
     await expect(verifySqliteFile(copy)).resolves.toBeUndefined();
   });
 

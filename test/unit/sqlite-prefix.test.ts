@@ -28,7 +28,7 @@ describe('readSqlitePrefix', () => {
   });
 
   it('reads the shared vector sample.db as 9 pages of 4 KiB', () => {
-    const image = readFileSync(new URL('../../../shared/vectors/sample.db', import.meta.url));
+    const image = readFileSync(new URL('../fixtures/crbu-vectors/sample.db', import.meta.url));
     expect(readSqlitePrefix(image.subarray(0, 100))).toEqual({ kind: 'header', pageSize: 4096, expectedSize: image.length });
   });
 });
