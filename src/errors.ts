@@ -35,6 +35,9 @@ export type ErrorCode =
   | 'identity_required'
   | 'invalid_config'
   | 'object_too_large'
+  | 'unauthenticated_job'
+  | 'invalid_job'
+  | 'unverified_origin'
   | 'internal';
 
 /** BackupNotFoundError is what every store turns its own "missing" (NoSuchKey, ENOENT) into. */

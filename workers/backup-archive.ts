@@ -6,6 +6,7 @@ import { databaseArchivePath } from '../src/archive/archive-paths.js';
 import { buildManifest, hashDatabaseSnapshot } from '../src/archive/build-manifest.js';
 import { collectSources, type ProtectedPath } from '../src/archive/collect-sources.js';
 import { serializeManifest } from '../src/archive/manifest.js';
+import { signManifest } from '../src/archive/manifest-origin.js';
 import { stageSources } from '../src/archive/stage-sources.js';
 import { tarSizeEstimate, writeArchive } from '../src/archive/write-archive.js';
 import { backupObjectName, newBackupId, type BackupKind } from '../src/backups/backup-id.js';
@@ -42,7 +43,8 @@ export async function backupArchiveOrAge(data: BackupJobData, ctx: JobContext): 
   const protection: Protection = data.sealedPassphrase !== undefined ? 'passphrase' : config.ageRecipients.length > 0 ? 'public-key' : 'master-key';
   // A passphrase always makes an archive: its manifest is what tells a restore what it holds.
   const kind: BackupKind = config.includePaths.length > 0 || protection === 'passphrase' ? 'archive' : 'database';
-  if (protection === 'master-key' && !config.masterKey) throw new SnapkeepError('invalid_config', 'MASTER_KEY is not set');
+  // Every archive needs it: a master-key archive is encrypted with it, an age archive's manifest signed with it.
+  if (!config.masterKey) throw new SnapkeepError('invalid_config', 'MASTER_KEY is not set');
   if (protection === 'public-key') assertAgeRecipients(config.ageRecipients);
   // Before any work: a request sealed for workers that are gone fails at once, with no retry.
   const passphrase = data.sealedPassphrase !== undefined ? await openPassphrase(ctx, data.sealedPassphrase) : undefined;
@@ -96,10 +98,11 @@ async function prepareArchive(
   const collected = await collectSources(config.includePaths, { exclude: config.exclude, protect: protectedPaths(config) });
   const staged = await stageSources(collected.entries, options.stagingPath, (bytes) => ctx.reportProgress({ phase: 'snapshot', percent: 50, bytesDone: bytes, bytesTotal: 0 }));
   const database = await hashDatabaseSnapshot(options.snapshotPath, databaseArchivePath(dbPath), dbPath);
-  const manifest = buildManifest({
+  // Signed, so a restore can tell this archive from one someone else made with the public key.
+  const manifest = signManifest(buildManifest({
     backupId: options.backupId, createdAt: options.createdAt, database, sources: collected.sources,
     exclude: config.exclude, entries: staged.entries, skipped: [...collected.skipped, ...staged.skipped],
-  });
+  }), config.masterKey!);
   const content = { manifest, database, stagingPath: options.stagingPath, entries: staged.entries };
   ctx.logger.info('archive staged', { entries: staged.entries.length, bytes: staged.bytes, skipped: manifest.skipped.length });
   return {

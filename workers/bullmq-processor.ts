@@ -1,7 +1,17 @@
 import { UnrecoverableError, type Job, type Processor } from 'bullmq';
 import { SnapkeepError, coerceError, isRetryable } from '../src/errors.js';
 import type { JobProgress } from '../src/queue/job-types.js';
+import type { AuthenticateJob } from './authenticate-job.js';
 import type { JobContext } from './job-context.js';
+
+/** JobGate is what every job passes before its function runs, and who hears of a refusal. */
+export interface JobGate {
+  authenticate: AuthenticateJob;
+  /** Called once per refused job (metrics). */
+  onRefused?: (queue: string, code: string) => void;
+  /** Run after the checks, before the job function (a backup stops being joinable here). */
+  beforeRun?: (job: Job) => Promise<void>;
+}
 
 /** JobFunction is a plain job: data in, result out, no BullMQ types (graphile-worker's Task). */
 export type JobFunction<D, R> = (data: D, ctx: JobContext) => Promise<R>;
@@ -14,8 +24,21 @@ const PROGRESS_INTERVAL_MS = 250;
  * signal, a logger tagged with the job id, and errors that no retry can fix turned into
  * UnrecoverableError so the job fails at once instead of burning its attempts.
  */
-export function toProcessor<D, R>(run: JobFunction<D, R>, base: Omit<JobContext, 'reportProgress' | 'signal'>): Processor<D, R> {
+export function toProcessor<D, R>(run: JobFunction<D, R>, base: Omit<JobContext, 'reportProgress' | 'signal'>, gate: JobGate): Processor<D, R> {
   return async (job: Job<D, R>, _token?: string, signal?: AbortSignal) => {
+    let data: D;
+    try {
+      data = (await gate.authenticate(job as Job)) as D;
+    } catch (thrown) {
+      // Someone wrote this job to Redis without the master key, or with data the API would refuse:
+      // nothing of it runs, it is not retried, and it is logged at warn with its id (never its data).
+      const err = coerceError(thrown);
+      const code = err instanceof SnapkeepError ? err.code : 'invalid_job';
+      base.logger.warn('job refused', { jobId: job.id, queue: job.queueName, name: job.name, code, reason: err.message });
+      gate.onRefused?.(job.queueName, code);
+      throw new UnrecoverableError(`${code}: ${err.message}`);
+    }
+    await gate.beforeRun?.(job as Job);
     let lastSent = 0;
     let lastPhase = '';
     const reportProgress = (progress: JobProgress): void => {
@@ -28,7 +51,7 @@ export function toProcessor<D, R>(run: JobFunction<D, R>, base: Omit<JobContext,
     };
     const logger = base.logger.child({ jobId: job.id, queue: job.queueName, attempt: job.attemptsMade + 1 });
     try {
-      return await run(job.data, { ...base, logger, reportProgress, ...(signal ? { signal } : {}) });
+      return await run(data, { ...base, logger, reportProgress, ...(signal ? { signal } : {}) });
     } catch (thrown) {
       const err = coerceError(thrown);
       logger.error('job attempt failed', { error: err.message, code: err instanceof SnapkeepError ? err.code : undefined, retryable: isRetryable(err) });

@@ -20,4 +20,9 @@ export interface JobContext {
   keyring?: PassphraseKeyring;
   /** age identities from the CLI's --identity-file: held in memory only, never put in job data. */
   ageIdentities?: readonly string[];
+  /**
+   * The CLI's --trust-unverified: restore an age archive whose origin cannot be verified (no master
+   * key here, or no authenticator). Only ever set by the operator at the keyboard, never from Redis.
+   */
+  trustUnverifiedOrigin?: boolean;
 }

@@ -2,6 +2,7 @@ import { lstat, mkdir, open, rename, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { AgeKeys } from '../src/age/age-decrypt.js';
 import { extractArchive } from '../src/archive/extract-archive.js';
+import { checkManifestOrigin, type ArchiveOrigin } from '../src/archive/manifest-origin.js';
 import { planMoves } from '../src/archive/plan-moves.js';
 import { SnapkeepError, coerceError } from '../src/errors.js';
 import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
@@ -46,7 +47,17 @@ async function restoreArchive(backup: FoundBackup, data: RestoreJobData, ctx: Jo
   let placed = false;
   try {
     const plaintext = await openBackupPlaintext(ctx, backup, keys);
-    const extracted = await extractArchive(plaintext.stream, temp, backup.id);
+    let origin: ArchiveOrigin = 'unverified';
+    const extracted = await extractArchive(plaintext.stream, temp, backup.id, {
+      checkManifest: (manifest) => {
+        origin = checkManifestOrigin(manifest, {
+          masterKeys: [ctx.config.masterKey, ...ctx.config.previousMasterKeys].filter((k): k is Buffer => k !== undefined),
+          encryptedWithMasterKey: backup.encryption === 'master-key',
+          trustUnverified: ctx.trustUnverifiedOrigin === true,
+        });
+      },
+    });
+    if (origin === 'unverified') logger.warn('archive restored although its origin could not be verified (--trust-unverified)');
     ctx.reportProgress({ phase: 'verify', percent: 0, bytesDone: 0, bytesTotal: extracted.bytes });
     await verifySqliteFile(join(temp, extracted.manifest.database.path)).catch((error: unknown) => {
       throw new SnapkeepError('integrity_failed', `${extracted.manifest.database.path}: ${coerceError(error).message}`, { cause: error });
@@ -60,7 +71,8 @@ async function restoreArchive(backup: FoundBackup, data: RestoreJobData, ctx: Jo
       size: extracted.bytes,
       durationMs: Date.now() - started,
       ...(plaintext.keyIndex !== undefined ? { keyIndex: plaintext.keyIndex } : {}),
-      archive: { files: extracted.files, moves: planMoves(extracted.manifest, target), skipped: extracted.manifest.skipped },
+      archive: { files: extracted.files, moves: planMoves(extracted.manifest, target, ctx.config.dbPath), skipped: extracted.manifest.skipped },
+      origin,
     };
     logger.info('archive restore completed', { target, files: extracted.files, bytes: extracted.bytes, durationMs: result.durationMs });
     return result;

@@ -1,8 +1,19 @@
 import type { Queue } from 'bullmq';
 import type { ScheduleConfig } from '../src/config/config.js';
 import type { Logger } from '../src/logging/create-logger.js';
+import type { JobSigner } from '../src/queue/job-auth.js';
 import type { BackupJobData, BackupResult, PruneJobData } from '../src/queue/job-types.js';
 import { SCHEDULER_ID } from '../src/queue/queues.js';
+
+// A template's signature is made once for what it says, not for when: upserting it again writes the
+// same bytes, so the pending slot is kept. Templates are not subject to the jobs' validity period.
+const TEMPLATE_SIGNED_AT = new Date(0);
+const TEMPLATE_ID = { queue: 'backup', name: 'backup', id: SCHEDULER_ID } as const;
+
+/** scheduleTemplate is the signed data of every scheduled backup job. */
+export function scheduleTemplate(signer: JobSigner): BackupJobData {
+  return signer.signTemplate(TEMPLATE_ID, { trigger: 'schedule' } satisfies BackupJobData, TEMPLATE_SIGNED_AT);
+}
 
 /**
  * upsertSchedule makes the `scheduled-backup` job scheduler match the settings. Every serve and
@@ -11,7 +22,7 @@ import { SCHEDULER_ID } from '../src/queue/queues.js';
  * one id: however many processes upsert it there is one schedule, and a restart neither loses nor
  * doubles it (an `every` upsert keeps the pending slot's time instead of firing again).
  */
-export async function upsertSchedule(queue: Queue<BackupJobData>, schedule: ScheduleConfig, logger: Logger): Promise<void> {
+export async function upsertSchedule(queue: Queue<BackupJobData>, schedule: ScheduleConfig, logger: Logger, signer: JobSigner): Promise<void> {
   if (schedule.type === 'off') {
     const removed = await queue.removeJobScheduler(SCHEDULER_ID);
     logger.info('backup schedule off', { removed });
@@ -20,7 +31,7 @@ export async function upsertSchedule(queue: Queue<BackupJobData>, schedule: Sche
   const repeat = schedule.type === 'every'
     ? { every: schedule.everyMs }
     : { pattern: schedule.pattern, tz: schedule.tz };
-  await queue.upsertJobScheduler(SCHEDULER_ID, repeat, { name: 'backup', data: { trigger: 'schedule' } });
+  await queue.upsertJobScheduler(SCHEDULER_ID, repeat, { name: 'backup', data: scheduleTemplate(signer) });
   logger.info('backup schedule set', schedule.type === 'every' ? { everyMs: schedule.everyMs } : { cron: schedule.pattern, tz: schedule.tz });
 }
 
@@ -33,10 +44,10 @@ export const pruneJobIdAfter = (backupId: string): string => `prune-after-${back
  * not thrown: the backup is already stored, and failing its job would retry it into a second backup;
  * the next scheduled backup's prune catches up.
  */
-export async function enqueuePruneAfterBackup(queue: Queue<PruneJobData>, backup: BackupResult, logger: Logger): Promise<string | undefined> {
+export async function enqueuePruneAfterBackup(queue: Queue<PruneJobData>, backup: BackupResult, logger: Logger, signer: JobSigner): Promise<string | undefined> {
   const jobId = pruneJobIdAfter(backup.backupId);
   try {
-    await queue.add('prune', { dryRun: false }, { jobId });
+    await queue.add('prune', signer.sign({ queue: 'prune', name: 'prune', id: jobId }, { dryRun: false } satisfies PruneJobData), { jobId });
     logger.info('prune enqueued after scheduled backup', { pruneJobId: jobId });
     return jobId;
   } catch (error) {
@@ -46,3 +57,47 @@ export async function enqueuePruneAfterBackup(queue: Queue<PruneJobData>, backup
     return undefined;
   }
 }
+
+/**
+ * guardSchedule puts the schedule back when someone with Redis access changed it: a scheduler
+ * other than ours is removed; ours is replaced when its template's signature fails, its timing
+ * differs from the settings, or its pending slot's data was rewritten (a job that would fail the
+ * signature check and so skip a night). Every worker runs it every GUARD_INTERVAL_MS. Returns
+ * what it repaired, for the log and tests.
+ */
+export async function guardSchedule(queue: Queue<BackupJobData>, schedule: ScheduleConfig, logger: Logger, signer: JobSigner): Promise<string[]> {
+  const repaired: string[] = [];
+  for (const scheduler of await queue.getJobSchedulers()) {
+    if (scheduler.key === SCHEDULER_ID) continue;
+    await queue.removeJobScheduler(scheduler.key);
+    repaired.push(`removed foreign scheduler ${scheduler.key}`);
+  }
+  const ours = await queue.getJobScheduler(SCHEDULER_ID);
+  if (schedule.type === 'off') {
+    if (ours) {
+      await queue.removeJobScheduler(SCHEDULER_ID);
+      repaired.push('removed a schedule the settings turn off');
+    }
+  } else if (!ours) {
+    await upsertSchedule(queue, schedule, logger, signer);
+    repaired.push('restored the missing schedule');
+  } else {
+    const timing = schedule.type === 'every'
+      ? ours.every === schedule.everyMs && ours.pattern == null
+      : ours.pattern === schedule.pattern && (ours.tz ?? 'UTC') === schedule.tz && ours.every == null;
+    const slot = ours.next !== undefined ? await queue.getJob(`repeat:${SCHEDULER_ID}:${ours.next}`) : undefined;
+    const slotForged = slot !== undefined && !signer.verifyTemplate(TEMPLATE_ID, slot.data);
+    if (ours.name !== 'backup' || !timing || !signer.verifyTemplate(TEMPLATE_ID, ours.template?.data) || slotForged) {
+      // Removing also removes the pending slot, whose data may be the forged one.
+      await queue.removeJobScheduler(SCHEDULER_ID);
+      if (slot && slotForged) await slot.remove().catch(() => undefined);
+      await upsertSchedule(queue, schedule, logger, signer);
+      repaired.push('replaced a rewritten schedule');
+    }
+  }
+  for (const what of repaired) logger.warn('schedule repaired: it was changed in Redis by something other than snapkeep', { what });
+  return repaired;
+}
+
+/** GUARD_INTERVAL_MS is how often workers check the schedule: a rewrite is undone within a minute. */
+export const GUARD_INTERVAL_MS = 30_000;

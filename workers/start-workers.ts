@@ -9,12 +9,13 @@ import { sweepStaleTemporaries } from '../src/snapshot/temporary-files.js';
 import type { BackupStore } from '../src/storage/backup-store.js';
 import { backup, snapshotTempDir } from './backup.js';
 import { backupsBeingRestored } from './backups-being-restored.js';
-import { toProcessor } from './bullmq-processor.js';
+import { jobAuthenticator } from './authenticate-job.js';
+import { toProcessor, type JobGate } from './bullmq-processor.js';
 import { removeStalePartialRestores, restoreRootDir } from './partial-restores.js';
 import { prune } from './prune.js';
 import { restore } from './restore.js';
 import { startPassphraseKeyring } from './passphrase-keyring.js';
-import { enqueuePruneAfterBackup, upsertSchedule } from './schedule.js';
+import { enqueuePruneAfterBackup, GUARD_INTERVAL_MS, guardSchedule, upsertSchedule } from './schedule.js';
 
 /**
  * JOB_LOCK_MS is how long a worker's lock on its active job lasts without renewal (renewed every
@@ -43,6 +44,10 @@ export interface StartWorkersOptions {
   connect: () => Redis;
   /** Called after each job ends, for metrics. */
   onJobFinished?: (queue: string, outcome: 'completed' | 'failed', result: unknown, durationMs: number) => void;
+  /** Called for each job refused before it ran (unsigned, forged, invalid), for metrics. */
+  onJobRefused?: (queue: string, code: string) => void;
+  /** How often the schedule is checked for tampering (default GUARD_INTERVAL_MS; tests shorten it). */
+  scheduleGuardMs?: number;
 }
 
 /**
@@ -59,12 +64,13 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   // One backup at a time across every worker process: BullMQ's global concurrency lives in Redis.
   await queues.backup.setGlobalConcurrency(1);
   // Before any worker takes a job: a process started with the schedule off must not run a due slot.
-  await upsertSchedule(queues.backup, config.schedule, logger);
+  const signer = queues.signer();
+  await upsertSchedule(queues.backup, config.schedule, logger, signer);
   // A Redis that restarted without persistence has forgotten both: set them again on every reconnect
   // (both are idempotent, so a Redis that kept them loses nothing, not even the pending slot's time).
   const producer = await queues.backup.backend.client;
   const restoreRedisState = (): void => {
-    Promise.all([queues.backup.setGlobalConcurrency(1), upsertSchedule(queues.backup, config.schedule, logger)])
+    Promise.all([queues.backup.setGlobalConcurrency(1), upsertSchedule(queues.backup, config.schedule, logger, signer)])
       .catch((err: Error) => logger.warn('could not set the schedule again after Redis reconnected', { error: err.message }));
   };
   producer.on('ready', restoreRedisState);
@@ -77,17 +83,33 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   };
   const backupThenPrune = async (data: BackupJobData, ctx: Parameters<typeof backup>[1]): Promise<BackupResult> => {
     const result = await backup(data, ctx);
-    if (data.trigger === 'schedule') await enqueuePruneAfterBackup(queues.prune, result, ctx.logger);
+    if (data.trigger === 'schedule') await enqueuePruneAfterBackup(queues.prune, result, ctx.logger, signer);
     return result;
   };
   const workerOptions = (connection: Redis) => ({
     connection, prefix: config.queuePrefix, concurrency: 1, lockDuration: JOB_LOCK_MS, stalledInterval: STALLED_CHECK_MS,
   });
+  const gate: JobGate = {
+    authenticate: jobAuthenticator(config, signer),
+    ...(options.onJobRefused ? { onRefused: options.onJobRefused } : {}),
+    // A backup request joins a backup only while it waits: once this one starts (its snapshot next),
+    // a new request makes one follow-up backup, which later requests join (issue 13, finding 9).
+    // Removed only if the key is this job's, so a waiting follow-up stays joinable.
+    beforeRun: async (job) => {
+      if (job.queueName === 'backup') await job.removeDeduplicationKey();
+    },
+  };
   const workers: Worker[] = [
-    new Worker<BackupJobData, BackupResult>('backup', toProcessor(backupThenPrune, base), workerOptions(options.connect())),
-    new Worker<RestoreJobData, RestoreResult>('restore', toProcessor(restore, base), workerOptions(options.connect())),
-    new Worker<PruneJobData, PruneResult>('prune', toProcessor(prune, base), workerOptions(options.connect())),
+    new Worker<BackupJobData, BackupResult>('backup', toProcessor(backupThenPrune, base, gate), workerOptions(options.connect())),
+    new Worker<RestoreJobData, RestoreResult>('restore', toProcessor(restore, base, gate), workerOptions(options.connect())),
+    new Worker<PruneJobData, PruneResult>('prune', toProcessor(prune, base, gate), workerOptions(options.connect())),
   ] as Worker[];
+  // Whoever can write to Redis can rewrite the schedule's template: check it, and put ours back.
+  const guard = setInterval(() => {
+    guardSchedule(queues.backup, config.schedule, logger, signer)
+      .catch((err: Error) => logger.warn('could not check the schedule', { error: err.message }));
+  }, options.scheduleGuardMs ?? GUARD_INTERVAL_MS);
+  guard.unref();
 
   for (const worker of workers) {
     worker.on('error', (err) => logger.warn('worker connection error', { queue: worker.name, error: err.message }));
@@ -102,6 +124,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   return {
     workers,
     async close() {
+      clearInterval(guard);
       producer.off('ready', restoreRedisState);
       await Promise.all(workers.map((w) => w.close()));
       await passphrases.stop();

@@ -10,6 +10,12 @@ const out = (line = ''): void => { process.stdout.write(`${line}\n`); };
 export function printArchiveRestore(result: RestoreResult): void {
   const archive = result.archive!;
   out(`restored and verified: ${result.path} (${archive.files} files, ${humanSize(result.size)}; every file matches the manifest, integrity_check ok)`);
+  if (result.origin === 'unverified') {
+    out('WARNING: the origin of this archive could NOT be verified (no master key here, or no authenticator):');
+    out('  anyone holding the public key or passphrase could have made it. Check its contents before putting anything in place.');
+  } else {
+    out('origin: verified with the master key (made by this installation)');
+  }
   if (archive.skipped.length > 0) {
     out('');
     out(`left out of the backup (${archive.skipped.length}):`);

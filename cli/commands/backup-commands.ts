@@ -128,8 +128,9 @@ export function registerBackupCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--passphrase-file <file>', 'the passphrase of a passphrase backup, in <file> (`-`: standard input)')
     .option('--identity-file <file>', 'age identities (age-keygen output) for a public-key backup; only without --queue')
-    .option('--target <dir>', 'archives: restore into this new directory instead of {STATE_DIR}/restore/{ID} (with --queue, on the worker\'s host)')
-    .action(async (options: { id: string; force?: boolean; queue?: boolean; json?: boolean; passphraseFile?: string; identityFile?: string; target?: string }) => {
+    .option('--target <dir>', 'archives: restore into this new directory instead of {STATE_DIR}/restore/{ID} (with --queue, on the worker\'s host, under RESTORE_ROOT)')
+    .option('--trust-unverified', 'age archives: go on although their origin cannot be verified (no master key here, or no authenticator); only without --queue')
+    .action(async (options: { id: string; force?: boolean; queue?: boolean; json?: boolean; passphraseFile?: string; identityFile?: string; target?: string; trustUnverified?: boolean }) => {
       if (!isBackupId(options.id)) throw new UsageError(`--id: not a backup id: expected YYYYMMDDTHHMMSSZ-xxxxxxxx`);
       // DB_PATH only for a database backup, written beside it (the restore says so, exit 2, when it
       // is unset); an archive goes under STATE_DIR or --target, and --queue restores on the worker.

@@ -8,17 +8,22 @@ import { UsageError } from '../exit-codes.js';
 export interface CliSecrets {
   passphrase?: string;
   identities?: string[];
+  /** --trust-unverified: not a secret, but like the identities it stays in this process. */
+  trustUnverified?: boolean;
 }
 
 /**
  * readCliSecrets reads --passphrase-file (`-` for standard input; one trailing newline dropped, as
  * `echo` and editors add one) and --identity-file. Messages name the file, never its content.
  */
-export async function readCliSecrets(options: { passphraseFile?: string; identityFile?: string; queue?: boolean }): Promise<CliSecrets> {
+export async function readCliSecrets(options: { passphraseFile?: string; identityFile?: string; queue?: boolean; trustUnverified?: boolean }): Promise<CliSecrets> {
   if (options.identityFile !== undefined && options.queue) {
     throw new UsageError('--identity-file cannot go with --queue: the identity never leaves this machine, so restore here, without --queue');
   }
-  const secrets: CliSecrets = {};
+  if (options.trustUnverified && options.queue) {
+    throw new UsageError('--trust-unverified cannot go with --queue: a worker trusts only what its master key verifies; restore here, without --queue');
+  }
+  const secrets: CliSecrets = options.trustUnverified ? { trustUnverified: true } : {};
   if (options.passphraseFile !== undefined) {
     const path = options.passphraseFile;
     const text = await readFile(path === '-' ? '/dev/stdin' : path, 'utf8').catch((error: NodeJS.ErrnoException) => {
@@ -39,9 +44,10 @@ export async function readCliSecrets(options: { passphraseFile?: string; identit
  * sealInProcess prepares a job run in this process: the passphrase is sealed to a keyring that only
  * this process holds (the same path a worker takes), identities ride along in the context.
  */
-export async function sealInProcess<D extends object>(data: D, secrets: CliSecrets): Promise<{ data: D & { sealedPassphrase?: string }; context: Pick<JobContext, 'keyring' | 'ageIdentities'> }> {
-  const context: Pick<JobContext, 'keyring' | 'ageIdentities'> = {};
+export async function sealInProcess<D extends object>(data: D, secrets: CliSecrets): Promise<{ data: D & { sealedPassphrase?: string }; context: Pick<JobContext, 'keyring' | 'ageIdentities' | 'trustUnverifiedOrigin'> }> {
+  const context: Pick<JobContext, 'keyring' | 'ageIdentities' | 'trustUnverifiedOrigin'> = {};
   if (secrets.identities) context.ageIdentities = secrets.identities;
+  if (secrets.trustUnverified) context.trustUnverifiedOrigin = true;
   if (secrets.passphrase === undefined) return { data, context };
   // age-encryption loads only when a secret is given: every other command skips its memory and start-up.
   const { EphemeralKeyring, sealSecret } = await import('../../src/age/ephemeral-keyring.js');

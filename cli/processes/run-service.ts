@@ -10,6 +10,7 @@ import { ConfigError } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/logging/create-logger.js';
 import { listBackups } from '../../src/backups/list-backups.js';
 import { jobStatsKey, jobStatsRecorder, seedLastSuccessfulBackup } from '../../src/metrics/job-stats.js';
+import { refusedJobRecorder, refusedJobsKey } from '../../src/metrics/refused-jobs.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/queue/embedded-redis.js';
 import { answersPing, createRedisConnection, describeRedisTarget, waitUntilReady, type RedisTarget } from '../../src/queue/redis-connection.js';
 import { createQueues } from '../../src/queue/queues.js';
@@ -67,7 +68,11 @@ export async function runService(role: ServiceRole, config: Config, options: Ser
     if (store) {
       // Job metrics go to Redis, not this process's memory: an `api` process elsewhere serves /metrics.
       const statsKey = jobStatsKey(queues);
-      workers = await startWorkers({ config, store, queues, logger, connect, onJobFinished: jobStatsRecorder(producer, statsKey, logger) });
+      workers = await startWorkers({
+        config, store, queues, logger, connect,
+        onJobFinished: jobStatsRecorder(producer, statsKey, logger),
+        onJobRefused: refusedJobRecorder(producer, refusedJobsKey(queues), logger),
+      });
       void seedLastSuccessfulBackup(producer, statsKey, async () => {
         const [newest] = await listBackups(store);
         return newest ? new Date(newest.createdAt) : undefined;

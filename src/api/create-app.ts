@@ -7,7 +7,7 @@ import { createServiceMetrics, type ServiceMetrics } from '../metrics/service-me
 import type { Queues } from '../queue/queues.js';
 import type { BackupStore } from '../storage/backup-store.js';
 import { limitFailedAuth, requireToken } from './auth.js';
-import { DASHBOARD_PATH, dashboardRouter } from './dashboard.js';
+import { DASHBOARD_PATH, dashboardHandlers } from './dashboard.js';
 import { errorHandler, notFoundError } from './http-errors.js';
 import { requestLog } from './request-log.js';
 import { backupsRouter } from './routes/backups-router.js';
@@ -52,7 +52,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use('/api/backups', failedAuthLimit, superadmin, backupsRouter({ store: deps.store, queues: deps.queues, logger: deps.logger, ...(deps.sealPassphrase ? { sealPassphrase: deps.sealPassphrase } : {}) }));
   app.use('/api/jobs', failedAuthLimit, anyToken, jobsRouter(deps.queues));
   app.use('/metrics', failedAuthLimit, anyToken, metricsRouter(deps.metrics ?? createServiceMetrics({ queues: deps.queues, redis: deps.redis })));
-  app.use(DASHBOARD_PATH, failedAuthLimit, requireToken(deps.tokens, ['superadmin'], 'Basic'), dashboardRouter(deps.queues));
+  app.use(DASHBOARD_PATH, failedAuthLimit, requireToken(deps.tokens, ['superadmin'], 'Basic'), ...dashboardHandlers(deps.queues));
   deps.extraRoutes?.(app);
 
   app.use((_req, _res, next) => next(notFoundError()));

@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import type { Queues } from '../queue/queues.js';
 import { ApiError } from './http-errors.js';
 
@@ -36,8 +36,12 @@ const selfContained: RequestHandler = (_req, res, next) => {
   next();
 };
 
-/** dashboardRouter is Bull Board, read-only, over the backup, restore and prune queues; auth is the caller's job. */
-export function dashboardRouter(queues: Queues): Router {
+/**
+ * dashboardHandlers are Bull Board, read-only, over the backup, restore and prune queues, behind
+ * the two guards above; auth is the caller's job. Handlers, not one Router: mounted with app.use,
+ * Bull Board stays a sub-app the API's route listing (and its OpenAPI test) can see.
+ */
+export function dashboardHandlers(queues: Queues): RequestHandler[] {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
@@ -45,7 +49,5 @@ export function dashboardRouter(queues: Queues): Router {
     serverAdapter,
     options: { uiConfig: { boardTitle: 'snapkeep' } },
   });
-  const router = Router();
-  router.use(onlyReads, selfContained, serverAdapter.getRouter() as Router);
-  return router;
+  return [onlyReads, selfContained, serverAdapter.getRouter() as RequestHandler];
 }

@@ -28,7 +28,7 @@ export interface ExtractedArchive {
  * on failure. The archive's stream must end without error (its tag or last chunk authenticated)
  * before this resolves.
  */
-export async function extractArchive(archive: Readable, dir: string, backupId: string): Promise<ExtractedArchive> {
+export async function extractArchive(archive: Readable, dir: string, backupId: string, options: ExtractOptions = {}): Promise<ExtractedArchive> {
   const extract = tar.extract();
   // Its errors reach us through feed and consume; an 'error' event with no listener would crash the process.
   extract.on('error', () => undefined);
@@ -36,7 +36,7 @@ export async function extractArchive(archive: Readable, dir: string, backupId: s
   const feeding = feed(archive, extract, state);
   feeding.catch(() => undefined);
   try {
-    const result = await consume(extract, dir, backupId);
+    const result = await consume(extract, dir, backupId, options);
     await feeding;
     await applyRestoredModes(dir, result.manifest);
     return result;
@@ -69,7 +69,12 @@ async function feed(archive: Readable, extract: Extract, state: { consumerFailed
   }
 }
 
-async function consume(extract: Extract, dir: string, backupId: string): Promise<ExtractedArchive> {
+/** ExtractOptions: checkManifest runs on the parsed manifest before any file is written (its origin). */
+export interface ExtractOptions {
+  checkManifest?: (manifest: ArchiveManifest) => void;
+}
+
+async function consume(extract: Extract, dir: string, backupId: string, options: ExtractOptions): Promise<ExtractedArchive> {
   let manifest: ArchiveManifest | null = null;
   const expected = new Map<string, ManifestEntry>();
   const seen = new Set<string>();
@@ -82,6 +87,7 @@ async function consume(extract: Extract, dir: string, backupId: string): Promise
     if (!manifest) {
       if (name !== MANIFEST_NAME || entry.header.type !== 'file') throw invalid(`the first entry is ${JSON.stringify(name)}, not ${MANIFEST_NAME}`);
       manifest = parseManifest(await readSmall(entry, MAX_MANIFEST_BYTES), backupId);
+      options.checkManifest?.(manifest);
       for (const e of manifest.entries) expected.set(e.path, e);
       continue;
     }

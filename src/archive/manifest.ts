@@ -49,6 +49,8 @@ export interface ArchiveManifest {
   exclude: string[];
   entries: ManifestEntry[];
   skipped: SkippedEntry[];
+  /** The HMAC that proves a master-key holder made it (manifest-origin.ts); absent before 0.2. */
+  authenticator?: { alg: 'hmac-sha256'; key: string; mac: string };
 }
 
 const sha256 = Joi.string().pattern(/^[0-9a-f]{64}$/);
@@ -72,6 +74,7 @@ const manifestSchema = Joi.object({
   exclude: Joi.array().items(Joi.string()).required(),
   entries: Joi.array().items(entrySchema).required(),
   skipped: Joi.array().items(Joi.object({ path: Joi.string().required(), reason: Joi.string().required() })).required(),
+  authenticator: Joi.object({ alg: Joi.string().valid('hmac-sha256').required(), key: Joi.string().pattern(/^[0-9a-f]{16}$/).required(), mac: Joi.string().pattern(/^[0-9a-f]{64}$/).required() }),
 });
 
 /** serializeManifest is the manifest's bytes as stored in the archive. */

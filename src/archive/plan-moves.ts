@@ -26,11 +26,13 @@ function groupOf(path: string): MoveGroup {
 /**
  * planMoves lists what an operator moves where after an archive restore, in the safe order: keys
  * and vault first (what everything else needs to start), then identity and config, then data, the
- * database last. snapkeep never moves anything itself: nothing live is touched.
+ * database last, to DB_PATH when set. snapkeep never moves anything itself: nothing live is touched.
+ * Destinations were checked by checkManifestOrigin (absolute, normalised, the manifest's own).
  */
-export function planMoves(manifest: ArchiveManifest, restoredDir: string): RestoreMove[] {
+export function planMoves(manifest: ArchiveManifest, restoredDir: string, dbPath?: string): RestoreMove[] {
   const moves: RestoreMove[] = manifest.sources.map((s) => ({ from: join(restoredDir, s.archivePath), to: s.path, group: groupOf(s.path) }));
   moves.sort((a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group));
-  moves.push({ from: join(restoredDir, manifest.database.path), to: manifest.database.source, group: 'data' });
+  // The database goes where this installation keeps it (DB_PATH), whatever path the manifest names.
+  moves.push({ from: join(restoredDir, manifest.database.path), to: dbPath ?? manifest.database.source, group: 'data' });
   return moves;
 }

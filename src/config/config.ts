@@ -19,6 +19,8 @@ export interface Config {
    */
   trustProxy: number | string[] | undefined;
   stateDir: string;
+  /** Where queued archive restores may write (RESTORE_ROOT, default `{STATE_DIR}/restore`): a job's target must be under it. */
+  restoreRoot: string;
   log: { level: string; format: 'json' | 'pretty' };
   includePaths: string[];
   exclude: string[];

@@ -80,6 +80,7 @@ const schema = Joi.object({
   PORT: Joi.number().integer().min(0).max(65535).default(7100),
   TRUST_PROXY: empty,
   STATE_DIR: Joi.string().default('./data'),
+  RESTORE_ROOT: empty,
   LOG_LEVEL: Joi.string().valid('error', 'warn', 'info', 'debug').default('info'),
   LOG_FORMAT: Joi.string().valid('json', 'pretty').default('json'),
   BACKUP_INCLUDE_PATHS: empty,
@@ -158,6 +159,8 @@ export function loadConfig(
     problems.push('BACKUP_S3_ENDPOINT: is required (or BACKUP_LOCAL_DIR): backups are disabled without a store to keep them in');
   }
   if (str('BACKUP_S3_PREFIX').startsWith('/')) problems.push('BACKUP_S3_PREFIX: must not start with "/"');
+  const restoreRoot = str('RESTORE_ROOT');
+  if (restoreRoot !== '' && /^\/(proc|sys|dev)(\/|$)/.test(resolve(restoreRoot))) problems.push('RESTORE_ROOT: must not be under /proc, /sys or /dev');
   const trustProxy = parseTrustProxy(str('TRUST_PROXY'));
   if (trustProxy instanceof Error) problems.push(`TRUST_PROXY: ${trustProxy.message}`);
 
@@ -197,6 +200,7 @@ export function loadConfig(
     port: v.PORT as number,
     trustProxy: trustProxy as number | string[] | undefined,
     stateDir,
+    restoreRoot: str('RESTORE_ROOT') === '' ? resolve(stateDir, 'restore') : resolve(str('RESTORE_ROOT')),
     log: { level: str('LOG_LEVEL'), format: str('LOG_FORMAT') as 'json' | 'pretty' },
     includePaths: list('BACKUP_INCLUDE_PATHS').map((p) => resolve(p)),
     exclude: list('BACKUP_EXCLUDE'),

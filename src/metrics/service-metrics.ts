@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { AggregatorRegistry, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queues } from '../queue/queues.js';
 import { jobStatsKey, readJobStats, type JobStats } from './job-stats.js';
+import { refusedJobsKey, refusedJobsRegistry } from './refused-jobs.js';
 import { QUEUE_STATES, sharedMetricsJson, type QueueCounts } from './shared-metrics.js';
 import { withTimeout } from '../with-timeout.js';
 
@@ -39,10 +40,13 @@ export function createServiceMetrics(deps: { queues: Queues; redis: Redis }): Se
     registry,
     contentType: registry.contentType,
     async render() {
-      const [stats, counts] = await readShared();
+      const [[stats, counts], refused] = await Promise.all([
+        readShared(),
+        withTimeout(refusedJobsRegistry(deps.redis, refusedJobsKey(deps.queues)), REDIS_TIMEOUT_MS).catch(() => undefined),
+      ]);
       // Built fresh per scrape from what Redis holds now, then merged with this process's registry.
       const shared = AggregatorRegistry.aggregate<typeof registry.contentType>([sharedMetricsJson(stats, counts)]);
-      return Registry.merge([registry, shared]).metrics();
+      return Registry.merge([registry, shared, ...(refused ? [refused] : [])]).metrics();
     },
   };
 }

@@ -9,25 +9,30 @@ export interface EnqueuedJob {
 }
 
 /**
- * enqueueBackup adds a backup job, or joins the one already waiting or running: BullMQ's
- * deduplication answers with the existing job's id, which is how we tell the two apart.
+ * enqueueBackup adds a backup job, or joins the one already waiting: BullMQ's deduplication answers
+ * with the existing job's id, which is how we tell the two apart. A backup that has started is not
+ * joined (the worker drops its deduplication key as it starts), so a caller that asks after a
+ * write always gets a backup whose snapshot is taken after the request.
  */
 export async function enqueueBackup(queues: Queues, data: BackupJobData): Promise<EnqueuedJob> {
   const ownId = `backup-${randomUUID()}`;
   // A passphrase backup never joins another request, nor is joined: each is locked its own way.
   const joinable = data.sealedPassphrase === undefined ? { deduplication: { id: BACKUP_DEDUPLICATION_ID } } : {};
-  const job = await queues.backup.add('backup', data, { jobId: ownId, ...joinable });
+  const signed = queues.signer().sign({ queue: 'backup', name: 'backup', id: ownId }, data);
+  const job = await queues.backup.add('backup', signed, { jobId: ownId, ...joinable });
   return { jobId: job.id!, deduplicated: job.id !== ownId };
 }
 
 /** enqueueRestore adds a restore job. */
 export async function enqueueRestore(queues: Queues, data: RestoreJobData): Promise<EnqueuedJob> {
-  const job = await queues.restore.add('restore', data, { jobId: `restore-${randomUUID()}` });
+  const jobId = `restore-${randomUUID()}`;
+  const job = await queues.restore.add('restore', queues.signer().sign({ queue: 'restore', name: 'restore', id: jobId }, data), { jobId });
   return { jobId: job.id!, deduplicated: false };
 }
 
 /** enqueuePrune adds a prune job. */
 export async function enqueuePrune(queues: Queues, data: PruneJobData): Promise<EnqueuedJob> {
-  const job = await queues.prune.add('prune', data, { jobId: `prune-${randomUUID()}` });
+  const jobId = `prune-${randomUUID()}`;
+  const job = await queues.prune.add('prune', queues.signer().sign({ queue: 'prune', name: 'prune', id: jobId }, data), { jobId });
   return { jobId: job.id!, deduplicated: false };
 }

@@ -59,6 +59,11 @@ export interface RestoreResult {
   keyIndex?: number;
   /** Archives: `path` is the restored directory; what it holds and where each part belongs. */
   archive?: RestoredArchive;
+  /**
+   * Archives: `verified` when a master key proved who made it (its authenticator, or a CRBU
+   * envelope); `unverified` when the operator restored it with --trust-unverified.
+   */
+  origin?: 'verified' | 'unverified';
 }
 
 /** RestoredArchive summarises an archive restore: counts, the moves in safe order, what the backup left out. */

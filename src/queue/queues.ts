@@ -1,14 +1,21 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
+import { SnapkeepError } from '../errors.js';
+import { JobSigner } from './job-auth.js';
 import type { BackupJobData, PruneJobData, QueueName, RestoreJobData } from './job-types.js';
 
-/** Queues holds the three BullMQ queues a process produces into, sharing one connection. */
+/**
+ * Queues holds the three BullMQ queues a process produces into, sharing one connection, and the
+ * signer every job added to them is signed with (workers refuse unsigned jobs).
+ */
 export interface Queues {
   backup: Queue<BackupJobData>;
   restore: Queue<RestoreJobData>;
   prune: Queue<PruneJobData>;
   all: Array<{ name: QueueName; queue: Queue }>;
+  /** The signer from MASTER_KEY; throws when the process has no master key (it cannot make jobs then). */
+  signer(): JobSigner;
   close(): Promise<void>;
 }
 
@@ -38,8 +45,13 @@ export function createQueues(config: Config, connection: Redis): Queues {
     { name: 'restore', queue: restore as Queue },
     { name: 'prune', queue: prune as Queue },
   ];
+  const signer = config.masterKey ? new JobSigner(config.masterKey) : undefined;
   return {
     backup, restore, prune, all,
+    signer() {
+      if (!signer) throw new SnapkeepError('invalid_config', 'MASTER_KEY is required to make jobs: workers run only jobs signed with it');
+      return signer;
+    },
     async close() {
       await Promise.all(all.map(({ queue }) => queue.close()));
     },

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { refusedJobRecorder, refusedJobsKey } from '../../src/metrics/refused-jobs.js';
 import { findJobStatus, type JobStatus } from '../../src/queue/job-status.js';
 import { createQueues, type Queues } from '../../src/queue/queues.js';
 import { waitUntilReady } from '../../src/queue/redis-connection.js';
@@ -52,7 +53,9 @@ export async function startInProcessWorkers(redisUrl: string, env: Record<string
   await waitUntilReady(producer, 5000);
   const queues = createQueues(config, producer);
   const store = createStore(config.store!, { ...storeOptions, logger });
-  const workers: RunningWorkers = await startWorkers({ config, store, queues, logger, connect: () => connect('worker') });
+  const workers: RunningWorkers = await startWorkers({
+    config, store, queues, logger, connect: () => connect('worker'), onJobRefused: refusedJobRecorder(producer, refusedJobsKey(queues), logger),
+  });
 
   const until = async (jobId: string, accept: (status: JobStatus) => boolean, timeoutMs = 30_000): Promise<JobStatus> => {
     const deadline = Date.now() + timeoutMs;

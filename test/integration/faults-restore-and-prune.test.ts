@@ -18,8 +18,10 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const MiB = 1024 * 1024;
 const PREFIX = 'backups/';
-// Prune as of this time; the backups are one a day before it, 06:00 UTC, newest first.
-const NOW = new Date('2026-03-10T12:00:00Z');
+// The backups are one a day, the newest an hour ago. Prunes run as of now: a queued prune may not
+// plan as of another time (`at` is for dry runs only, issue 13).
+const NOW = new Date();
+const backupTime = (day: number): Date => new Date(NOW.getTime() - day * 86_400_000 - 3_600_000);
 const DAYS = 5;
 
 /**
@@ -46,7 +48,7 @@ describe('fault: concurrent restores and prune', () => {
     // Each backup holds different data, so a restore that got another's bytes would show.
     sources = await mkdtemp(join(tmpdir(), 'snapkeep-prune-sources-'));
     for (let day = 0; day < DAYS; day++) {
-      const id = newBackupId(new Date(Date.UTC(2026, 2, 10 - day, 6)));
+      const id = newBackupId(backupTime(day));
       const path = join(sources, `${id}.db`);
       createBlobDatabase(path, 1);
       digests.set(id, blobDigest(path));
@@ -64,13 +66,13 @@ describe('fault: concurrent restores and prune', () => {
 
   it('restores every backup intact and prunes only what the plan says, sparing backups being restored', async () => {
     const ids = [...digests.keys()];
-    const plan = planRetention(ids.map((id) => ({ id, createdAt: new Date(`${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T06:00:00Z`) })), workers.config.retention, NOW);
+    const plan = planRetention(ids.map((id, day) => ({ id, createdAt: new Date(Math.floor(backupTime(day).getTime() / 1000) * 1000) })), workers.config.retention, NOW);
     expect(plan.delete).toHaveLength(3);
 
     // About a second per restore: the later ones wait in the queue while the prune runs.
     proxy.throttle(1 * MiB);
     const restoreJobs = await Promise.all(ids.map((backupId) => enqueueRestore(workers.queues, { backupId })));
-    const pruneJob = await enqueuePrune(workers.queues, { dryRun: false, at: NOW.toISOString() });
+    const pruneJob = await enqueuePrune(workers.queues, { dryRun: false });
 
     const pruned = await workers.finished(pruneJob.jobId);
     expect(pruned.state, pruned.failedReason ?? '').toBe('completed');
@@ -90,7 +92,7 @@ describe('fault: concurrent restores and prune', () => {
     }
 
     // With the restores over, the same prune deletes the rest of the plan, and nothing else.
-    const again = await workers.finished((await enqueuePrune(workers.queues, { dryRun: false, at: NOW.toISOString() })).jobId);
+    const again = await workers.finished((await enqueuePrune(workers.queues, { dryRun: false })).jobId);
     expect(again.state, again.failedReason ?? '').toBe('completed');
     expect([...first.deleted, ...(again.result as PruneResult).deleted].sort()).toEqual([...plan.delete].sort());
     expect((await listKeys(s3, PREFIX)).sort()).toEqual(plan.keep.map((k) => `${PREFIX}${k.id}.crbu`).sort());

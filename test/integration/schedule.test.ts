@@ -29,7 +29,7 @@ describe('upsertSchedule and the prune after a scheduled backup, on a real Redis
   beforeAll(async () => {
     redis = await startRedis();
     connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const config = loadConfig({ QUEUE_PREFIX: `s${randomBytes(3).toString('hex')}`, BACKUP_JOB_ATTEMPTS: '4' });
+    const config = loadConfig({ QUEUE_PREFIX: `s${randomBytes(3).toString('hex')}`, BACKUP_JOB_ATTEMPTS: '4', MASTER_KEY: randomBytes(32).toString('hex') });
     queues = createQueues(config, connection);
   });
   afterAll(async () => {
@@ -43,7 +43,7 @@ describe('upsertSchedule and the prune after a scheduled backup, on a real Redis
 
   it('an interval: one scheduler and one pending slot however often it is upserted; the slot keeps its time', async () => {
     const hourly: ScheduleConfig = { type: 'every', everyMs: 3_600_000 };
-    await upsertSchedule(queues.backup, hourly, logger);
+    await upsertSchedule(queues.backup, hourly, logger, queues.signer());
     const [first] = await queues.backup.getJobSchedulers();
     // The first upsert fires at once: the slot is now.
     expect(first).toMatchObject({ key: 'scheduled-backup', every: 3_600_000, template: { data: { trigger: 'schedule' } } });
@@ -53,7 +53,7 @@ describe('upsertSchedule and the prune after a scheduled backup, on a real Redis
     const job = await queues.backup.getJob(slot[0]!);
     expect(job!.opts).toMatchObject({ attempts: 4, removeOnComplete: { count: 1000 } });
 
-    for (let i = 0; i < 3; i++) await upsertSchedule(queues.backup, hourly, logger);
+    for (let i = 0; i < 3; i++) await upsertSchedule(queues.backup, hourly, logger, queues.signer());
     expect(await queues.backup.getJobSchedulersCount()).toBe(1);
     expect(await pending()).toEqual(slot);
     expect((await queues.backup.getJobSchedulers())[0]!.next).toBe(first!.next);
@@ -61,7 +61,7 @@ describe('upsertSchedule and the prune after a scheduled backup, on a real Redis
 
   it('a cron pattern replaces the interval, and upserting it again keeps its next slot', async () => {
     const nightly: ScheduleConfig = { type: 'cron', pattern: '0 2 * * *', tz: 'Europe/Berlin' };
-    await upsertSchedule(queues.backup, nightly, logger);
+    await upsertSchedule(queues.backup, nightly, logger, queues.signer());
     const [scheduler] = await queues.backup.getJobSchedulers();
     expect(scheduler).toMatchObject({ key: 'scheduled-backup', pattern: '0 2 * * *', tz: 'Europe/Berlin' });
     expect(scheduler!.every).toBeUndefined();
@@ -71,31 +71,31 @@ describe('upsertSchedule and the prune after a scheduled backup, on a real Redis
     expect(next.getTime() - Date.now()).toBeLessThanOrEqual(86_400_000);
     expect(await pending()).toEqual([`repeat:scheduled-backup:${scheduler!.next}`]);
 
-    await upsertSchedule(queues.backup, nightly, logger);
+    await upsertSchedule(queues.backup, nightly, logger, queues.signer());
     expect(await queues.backup.getJobSchedulers()).toEqual([scheduler]);
     expect(await pending()).toEqual([`repeat:scheduled-backup:${scheduler!.next}`]);
   });
 
   it('off removes the scheduler and its pending slot, and is harmless when there is none', async () => {
-    await upsertSchedule(queues.backup, { type: 'off' }, logger);
+    await upsertSchedule(queues.backup, { type: 'off' }, logger, queues.signer());
     expect(await queues.backup.getJobSchedulers()).toEqual([]);
     expect(await pending()).toEqual([]);
-    await upsertSchedule(queues.backup, { type: 'off' }, logger);
+    await upsertSchedule(queues.backup, { type: 'off' }, logger, queues.signer());
     expect(await queues.backup.getJobSchedulersCount()).toBe(0);
   });
 
   it('enqueues one prune per scheduled backup, however often it is asked', async () => {
     const result = backupResult('20261122T040000Z-0123abcd');
-    expect(await enqueuePruneAfterBackup(queues.prune, result, logger)).toBe('prune-after-20261122T040000Z-0123abcd');
-    await enqueuePruneAfterBackup(queues.prune, result, logger);
+    expect(await enqueuePruneAfterBackup(queues.prune, result, logger, queues.signer())).toBe('prune-after-20261122T040000Z-0123abcd');
+    await enqueuePruneAfterBackup(queues.prune, result, logger, queues.signer());
     const jobs = await queues.prune.getJobs(['waiting']);
-    expect(jobs.map((j) => [j.id, j.name, j.data])).toEqual([['prune-after-20261122T040000Z-0123abcd', 'prune', { dryRun: false }]]);
+    expect(jobs.map((j) => [j.id, j.name, j.data])).toEqual([['prune-after-20261122T040000Z-0123abcd', 'prune', { dryRun: false, auth: expect.objectContaining({ v: 1 }) }]]);
   });
 
   it('a prune that cannot be enqueued is logged, not thrown: the backup it follows is already stored', async () => {
     // As the API connection fails fast while Redis is away.
     const unreachable = { add: () => Promise.reject(new Error("Stream isn't writeable and enableOfflineQueue options is false")) } as unknown as Queue<PruneJobData>;
-    const jobId = await enqueuePruneAfterBackup(unreachable, backupResult('20261122T050000Z-0123abcd'), logger);
+    const jobId = await enqueuePruneAfterBackup(unreachable, backupResult('20261122T050000Z-0123abcd'), logger, queues.signer());
     expect(jobId).toBeUndefined();
     expect(logLines.some((l) => l.includes('could not enqueue the prune') && l.includes('prune-after-20261122T050000Z-0123abcd'))).toBe(true);
   });
