@@ -13,6 +13,7 @@ import type { BackupStore } from '../../src/storage/backup-store.js';
 import { createStore } from '../../src/storage/create-store.js';
 import { LocalBackupStore } from '../../src/storage/local-store.js';
 import { S3BackupStore, type S3StoreOptions } from '../../src/storage/s3-store.js';
+import { startCephRgw, type TestCephRgw } from '../helpers/ceph-rgw.js';
 import { startS3Server, storeConfigFor, type TestS3Server } from '../helpers/s3-server.js';
 
 const MiB = 1024 * 1024;
@@ -26,12 +27,37 @@ interface Harness {
   putForeign(name: string, bytes: Buffer): Promise<void>;
   /** leftovers names what a failed put may have left: temporary files, open multipart uploads. */
   leftovers(): Promise<string[]>;
+  /** Every request the S3 server received (none for a directory). */
+  requests: TestS3Server['requests'];
   cleanup(): Promise<void>;
 }
 
+/** TestServer is an S3 server the S3 store runs the contract against. */
+type TestServer = TestS3Server | TestCephRgw;
+
 let s3: TestS3Server;
-beforeAll(async () => { s3 = await startS3Server(); });
-afterAll(async () => { await s3?.close(); });
+let ceph: TestCephRgw;
+// Ceph starts in about 5 s here; the explicit timeout leaves room for a loaded machine.
+beforeAll(async () => {
+  s3 = await startS3Server();
+  ceph = await startCephRgw();
+}, 180_000);
+afterAll(async () => { await Promise.all([s3?.close(), ceph?.close()]); });
+
+/**
+ * The servers: s3rver in-process for speed, and Ceph RGW (one mon, one OSD, radosgw) as a
+ * production-grade S3. Ceph checks what s3rver lets pass (Content-MD5 against the body).
+ */
+const servers: Array<{ name: string; server(): TestServer; checksContentMd5: boolean; listsPast1000: boolean }> = [
+  // s3rver cannot list more than 1,000 keys under a prefix (s3rver-shims.ts, pageListings).
+  { name: 's3rver', server: () => s3, checksContentMd5: false, listsPast1000: false },
+  { name: 'Ceph RGW', server: () => ceph, checksContentMd5: true, listsPast1000: true },
+];
+
+/** configFor is the store's configuration for either server: storeConfigFor reads only what both have. */
+function configFor(server: TestServer, prefix?: string): S3StoreConfig {
+  return storeConfigFor(server as TestS3Server, prefix);
+}
 
 function rawClient(config: S3StoreConfig): S3Client {
   return new S3Client({
@@ -44,9 +70,11 @@ function rawClient(config: S3StoreConfig): S3Client {
   });
 }
 
-const backends: Array<{ kind: 'local' | 's3'; open(): Promise<Harness> }> = [
+const backends: Array<{ kind: 'local' | 's3'; name: string; listsPast1000: boolean; open(): Promise<Harness> }> = [
   {
     kind: 'local',
+    name: 'local',
+    listsPast1000: true,
     async open() {
       const root = await mkdtemp(join(tmpdir(), 'snapkeep-local-store-'));
       // A directory that does not exist yet: the store creates it on first use.
@@ -57,14 +85,17 @@ const backends: Array<{ kind: 'local' | 's3'; open(): Promise<Harness> }> = [
         storeWith: () => store,
         putForeign: async (name, bytes) => { await mkdir(dir, { recursive: true }); await writeFile(join(dir, name), bytes); },
         leftovers: async () => (await readdir(dir).catch(() => [] as string[])).filter((name) => name.endsWith('.partial')),
+        requests: [],
         cleanup: () => rm(root, { recursive: true, force: true }),
       };
     },
   },
-  {
-    kind: 's3',
-    async open() {
-      const config = storeConfigFor(s3);
+  ...servers.map(({ name, server, listsPast1000 }) => ({
+    kind: 's3' as const,
+    name: `s3 on ${name}`,
+    listsPast1000,
+    async open(): Promise<Harness> {
+      const config = configFor(server());
       const client = rawClient(config);
       return {
         store: new S3BackupStore(config),
@@ -76,14 +107,23 @@ const backends: Array<{ kind: 'local' | 's3'; open(): Promise<Harness> }> = [
           const out = await client.send(new ListMultipartUploadsCommand({ Bucket: config.bucket, Prefix: config.prefix }));
           return (out.Uploads ?? []).map((upload) => `${upload.Key} (upload ${upload.UploadId})`);
         },
+        requests: server().requests,
         cleanup: async () => client.destroy(),
       };
     },
-  },
+  })),
 ];
 
 function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** inParallel runs task on every item, at most width at a time. */
+async function inParallel<T>(items: T[], width: number, task: (item: T) => Promise<unknown>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: width }, async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await task(item);
+  }));
 }
 
 /** streamOf streams bytes in slices as a stream of unknown length, failing after failAfter bytes if given. */
@@ -115,7 +155,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection');
 }
 
-describe.each(backends)('$kind store contract', ({ kind, open }) => {
+describe.each(backends)('$name store contract', ({ kind, listsPast1000, open }) => {
   let h: Harness;
   beforeEach(async () => { h = await open(); });
   afterEach(async () => { await h.cleanup(); });
@@ -187,6 +227,19 @@ describe.each(backends)('$kind store contract', ({ kind, open }) => {
     expect(await h.store.list()).toEqual([]);
   });
 
+  // Not on s3rver, which cannot list more than 1,000 keys (servers, above); the directory and Ceph RGW can.
+  if (listsPast1000) it('list returns every name past 1,000 (more than one S3 page), foreign ones mixed in, each once', async () => {
+    // Foreign names sort between the store's own, so pages end in the middle of both.
+    const own = Array.from({ length: 1_001 }, (_, i) => `20260101T${String(i).padStart(6, '0')}Z-0000abcd.crbu`);
+    const foreign = Array.from({ length: 100 }, (_, i) => `20260101T${String(i * 10).padStart(6, '0')}Z-notes.txt`);
+    await inParallel(own, 16, (name) => h.store.put(name, streamOf(Buffer.from(name))));
+    await inParallel(foreign, 16, (name) => h.putForeign(name, Buffer.from('not a backup')));
+    const listed = await h.store.list();
+    expect(listed.map((o) => o.name).sort()).toEqual([...own, ...foreign].sort());
+    expect(listed.find((o) => o.name === foreign[7])?.size).toBe(12);
+    expect(listed.find((o) => o.name === own[1_000])?.size).toBe(own[1_000]!.length);
+  });
+
   it('delete removes names in batches and ignores missing ones', async () => {
     const store = h.storeWith({ deleteBatchSize: 2 });
     const names = ['1.crbu', '2.crbu', '3.crbu', '4.crbu', '5.crbu'];
@@ -210,13 +263,13 @@ describe.each(backends)('$kind store contract', ({ kind, open }) => {
   ])('a %s body that fails midway fails put, which leaves nothing behind', async (_label, size, failAfter) => {
     const store = h.storeWith({ partSize: 5 * MiB });
     const body = streamOf(randomBytes(size), { failAfter });
-    const seen = s3.requests.length;
+    const seen = h.requests.length;
     const error = await rejection(store.put('broken.crbu', body));
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toBe('the source failed midway');
     if (kind === 's3' && size > 5 * MiB) {
       // The upload really was multipart, and really was aborted.
-      const requests = s3.requests.slice(seen).map((r) => `${r.method} ${r.url.replace(/uploadId=[^&]+/, 'uploadId=…').replace(/^\/[^/]+\/[^/]+\//, '/')}`);
+      const requests = h.requests.slice(seen).map((r) => `${r.method} ${r.url.replace(/uploadId=[^&]+/, 'uploadId=…').replace(/^\/[^/]+\/[^/]+\//, '/')}`);
       expect(requests).toContain('POST /broken.crbu?uploads=');
       expect(requests).toContain('DELETE /broken.crbu?uploadId=…&x-id=AbortMultipartUpload');
     }
@@ -262,7 +315,94 @@ describe.each(backends)('$kind store contract', ({ kind, open }) => {
   });
 });
 
-describe('s3 store against s3rver', () => {
+describe.each(servers)('s3 store against $name', ({ server, checksContentMd5 }) => {
+  it('lists nested keys under the prefix, and nothing under a sibling prefix', async () => {
+    const config = configFor(server());
+    const client = rawClient(config);
+    const store = new S3BackupStore(config);
+    await store.put('a.crbu', streamOf(Buffer.from('a')));
+    for (const key of [`${config.prefix}sub/inner.crbu`, `${config.prefix.slice(0, -1)}-sibling/b.crbu`, 'top-level.crbu']) {
+      await client.send(new PutObjectCommand({ Bucket: config.bucket, Key: key, Body: 'x' }));
+    }
+    expect((await store.list()).map((o) => o.name).sort()).toEqual(['a.crbu', 'sub/inner.crbu']);
+    client.destroy();
+  });
+
+  it('sends Content-MD5 with DeleteObjects, as MinIO and the S3 spec require', async () => {
+    const store = new S3BackupStore(configFor(server()));
+    await store.put('x.crbu', streamOf(Buffer.from('x')));
+    const seen = server().requests.length;
+    await store.delete(['x.crbu']);
+    const deletes = server().requests.slice(seen).filter((r) => r.method === 'POST' && r.url.includes('delete'));
+    expect(deletes).toHaveLength(1);
+    expect(deletes[0]!.headers['content-md5']).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+  });
+
+  it('with contentMd5 (BACKUP_S3_CONTENT_MD5) sends the MD5 of the single put and of every part, and the objects come back', async () => {
+    const config = { ...configFor(server()), contentMd5: true };
+    const store = new S3BackupStore(config, { partSize: 5 * MiB });
+    const small = randomBytes(64 * 1024);
+    const large = randomBytes(11 * MiB + 3);
+    const seen = server().requests.length;
+    await store.put('small.crbu', streamOf(small), { metadata: { 'snapkeep-format': 'crbu1' } });
+    await store.put('large.crbu', streamOf(large), { metadata: { 'snapkeep-format': 'crbu1' } });
+    const md5 = (bytes: Buffer): string => createHash('md5').update(bytes).digest('base64');
+    const uploads = server().requests.slice(seen).filter((r) => r.method === 'PUT');
+    // One PutObject and three parts, which may arrive in any order.
+    expect(uploads.map((r) => r.headers['content-md5']).sort()).toEqual(
+      [small, large.subarray(0, 5 * MiB), large.subarray(5 * MiB, 10 * MiB), large.subarray(10 * MiB)].map(md5).sort(),
+    );
+    for (const [name, bytes] of [['small.crbu', small], ['large.crbu', large]] as const) {
+      const fetched = await store.get(name);
+      expect(fetched.metadata).toEqual({ 'snapkeep-format': 'crbu1' });
+      expect(sha256(await readAll(fetched.body))).toBe(sha256(bytes));
+    }
+  });
+
+  it(`${checksContentMd5 ? 'refuses' : 'accepts (it does not check)'} a Content-MD5 that does not match the body`, async () => {
+    const config = configFor(server());
+    const client = rawClient(config);
+    const put = client.send(new PutObjectCommand({
+      Bucket: config.bucket, Key: `${config.prefix}wrong-md5.crbu`, Body: 'the body', ContentMD5: createHash('md5').update('another body').digest('base64'),
+    }));
+    if (checksContentMd5) await expect(put).rejects.toMatchObject({ name: 'BadDigest', $metadata: { httpStatusCode: 400 } });
+    else await put;
+    client.destroy();
+  });
+
+  it.each([
+    ['a wrong secret key', { secretAccessKey: 'not-the-secret' }],
+    ['an unknown access key', { accessKeyId: 'NOT-A-KEY' }],
+  ])('%s fails with store_auth_failed, not retryable, naming no key', async (_label, override) => {
+    const config = { ...configFor(server()), ...override };
+    const store = new S3BackupStore(config);
+    for (const attempt of [() => store.check(), () => store.list(), () => store.head('x.crbu'), () => store.get('x.crbu'), () => store.delete(['x.crbu'])]) {
+      const error = await rejection(attempt());
+      expect(error).toBeInstanceOf(SnapkeepError);
+      expect(error).toMatchObject({ code: 'store_auth_failed', retryable: false });
+      expect((error as Error).message).toContain('BACKUP_S3_SECRET_KEY');
+      expect((error as Error).message).not.toContain(config.secretAccessKey);
+      expect((error as Error).message).not.toContain(config.accessKeyId);
+    }
+    // put destroys an unfinished body with the same error, so a producer piping into it learns why.
+    const body = streamOf(randomBytes(30 * MiB));
+    const error = await rejection(new S3BackupStore(config, { partSize: 5 * MiB }).put('x.crbu', body));
+    expect(error).toMatchObject({ code: 'store_auth_failed' });
+    expect(body.destroyed).toBe(true);
+    expect(body.errored).toBe(error);
+  });
+
+  it('a missing bucket fails with store_bucket_missing, not retryable', async () => {
+    const store = new S3BackupStore({ ...configFor(server()), bucket: 'no-such-bucket' });
+    for (const attempt of [() => store.check(), () => store.list(), () => store.put('x.crbu', streamOf(Buffer.from('x'))), () => store.get('x.crbu'), () => store.delete(['x.crbu'])]) {
+      const error = await rejection(attempt());
+      expect(error).toMatchObject({ code: 'store_bucket_missing', retryable: false });
+      expect((error as Error).message).toBe('bucket "no-such-bucket" does not exist (check BACKUP_S3_BUCKET)');
+    }
+  });
+});
+
+describe('s3 store against s3rver only', () => {
   it('keeps the bytes intact on the server: no aws-chunked framing, no CRC headers', async () => {
     const config = storeConfigFor(s3);
     const store = new S3BackupStore(config, { partSize: 5 * MiB });
@@ -284,30 +424,8 @@ describe('s3 store against s3rver', () => {
     }
   });
 
-  it('lists nested keys under the prefix, and nothing under a sibling prefix', async () => {
-    const config = storeConfigFor(s3);
-    const client = rawClient(config);
-    const store = new S3BackupStore(config);
-    await store.put('a.crbu', streamOf(Buffer.from('a')));
-    for (const key of [`${config.prefix}sub/inner.crbu`, `${config.prefix.slice(0, -1)}-sibling/b.crbu`, 'top-level.crbu']) {
-      await client.send(new PutObjectCommand({ Bucket: config.bucket, Key: key, Body: 'x' }));
-    }
-    expect((await store.list()).map((o) => o.name).sort()).toEqual(['a.crbu', 'sub/inner.crbu']);
-    client.destroy();
-  });
-
   it('refuses a part size S3 would refuse', () => {
     expect(() => new S3BackupStore(storeConfigFor(s3), { partSize: MiB })).toThrow(/at least 5 MiB/);
-  });
-
-  it('sends Content-MD5 with DeleteObjects, as MinIO and the S3 spec require', async () => {
-    const store = new S3BackupStore(storeConfigFor(s3));
-    await store.put('x.crbu', streamOf(Buffer.from('x')));
-    const seen = s3.requests.length;
-    await store.delete(['x.crbu']);
-    const deletes = s3.requests.slice(seen).filter((r) => r.method === 'POST' && r.url.includes('delete'));
-    expect(deletes).toHaveLength(1);
-    expect(deletes[0]!.headers['content-md5']).toMatch(/^[A-Za-z0-9+/]{22}==$/);
   });
 
   it('describes itself without the endpoint or credentials', () => {
@@ -315,37 +433,6 @@ describe('s3 store against s3rver', () => {
     const store = createStore(config);
     expect(store.description).toBe(`s3 bucket "${s3.bucket}" prefix "backups/"`);
     expect(store.description).not.toContain('127.0.0.1');
-  });
-
-  it.each([
-    ['a wrong secret key', { secretAccessKey: 'not-the-secret' }],
-    ['an unknown access key', { accessKeyId: 'NOT-A-KEY' }],
-  ])('%s fails with store_auth_failed, not retryable, naming no key', async (_label, override) => {
-    const config = { ...storeConfigFor(s3), ...override };
-    const store = new S3BackupStore(config);
-    for (const attempt of [() => store.check(), () => store.list(), () => store.head('x.crbu'), () => store.get('x.crbu'), () => store.delete(['x.crbu'])]) {
-      const error = await rejection(attempt());
-      expect(error).toBeInstanceOf(SnapkeepError);
-      expect(error).toMatchObject({ code: 'store_auth_failed', retryable: false });
-      expect((error as Error).message).toContain('BACKUP_S3_SECRET_KEY');
-      expect((error as Error).message).not.toContain(config.secretAccessKey);
-      expect((error as Error).message).not.toContain(config.accessKeyId);
-    }
-    // put destroys an unfinished body with the same error, so a producer piping into it learns why.
-    const body = streamOf(randomBytes(30 * MiB));
-    const error = await rejection(new S3BackupStore(config, { partSize: 5 * MiB }).put('x.crbu', body));
-    expect(error).toMatchObject({ code: 'store_auth_failed' });
-    expect(body.destroyed).toBe(true);
-    expect(body.errored).toBe(error);
-  });
-
-  it('a missing bucket fails with store_bucket_missing, not retryable', async () => {
-    const store = new S3BackupStore({ ...storeConfigFor(s3), bucket: 'no-such-bucket' });
-    for (const attempt of [() => store.check(), () => store.list(), () => store.put('x.crbu', streamOf(Buffer.from('x'))), () => store.get('x.crbu'), () => store.delete(['x.crbu'])]) {
-      const error = await rejection(attempt());
-      expect(error).toMatchObject({ code: 'store_bucket_missing', retryable: false });
-      expect((error as Error).message).toBe('bucket "no-such-bucket" does not exist (check BACKUP_S3_BUCKET)');
-    }
   });
 
   it('a stopped server fails with store_unavailable, retryable, in bounded time', async () => {
