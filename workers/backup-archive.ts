@@ -9,6 +9,7 @@ import { serializeManifest } from '../src/archive/manifest.js';
 import { signManifest } from '../src/archive/manifest-origin.js';
 import { stageSources } from '../src/archive/stage-sources.js';
 import { tarSizeEstimate, writeArchive } from '../src/archive/write-archive.js';
+import { factsMetadata } from '../src/backups/backup-facts.js';
 import { backupObjectName, newBackupId, type BackupKind } from '../src/backups/backup-id.js';
 import type { Config } from '../src/config/config.js';
 import { createEncryptStream } from '../src/crypto/crbu-encrypt-stream.js';
@@ -16,7 +17,7 @@ import { CRBU_HEADER_LENGTH, CRBU_TAG_LENGTH } from '../src/crypto/crbu-format.j
 import { keyFingerprint } from '../src/crypto/derive-backup-key.js';
 import { SnapkeepError } from '../src/errors.js';
 import type { BackupJobData, BackupResult } from '../src/queue/job-types.js';
-import { snapshotDatabase } from '../src/snapshot/snapshot-database.js';
+import { snapshotDatabase, type SnapshotResult } from '../src/snapshot/snapshot-database.js';
 import { sweepStaleTemporaries, temporaryPath } from '../src/snapshot/temporary-files.js';
 import { snapshotTempDir } from './backup.js';
 import type { JobContext } from './job-context.js';
@@ -61,12 +62,16 @@ export async function backupArchiveOrAge(data: BackupJobData, ctx: JobContext): 
   const stagingPath = temporaryPath(tempDir, 'snapshot', '.archive.tmp');
   try {
     const plaintext = kind === 'archive'
-      ? await prepareArchive(ctx, { backupId, createdAt, snapshotPath: snapshot.path, stagingPath })
+      ? await prepareArchive(ctx, { backupId, createdAt, snapshot, stagingPath })
       : { stream: createReadStream(snapshot.path, { highWaterMark: 1024 * 1024 }) as Readable, size: snapshot.size, files: 0 };
     const name = backupObjectName(backupId, kind, protection === 'master-key' ? 'master-key' : 'age');
     let source: Readable = plaintext.stream;
     const transforms: Transform[] = [];
-    const metadata: Record<string, string> = { 'snapkeep-format': `${kind}-${protection === 'master-key' ? 'crbu2' : 'age'}`, 'snapkeep-encryption': protection };
+    const metadata: Record<string, string> = {
+      'snapkeep-format': `${kind}-${protection === 'master-key' ? 'crbu2' : 'age'}`, 'snapkeep-encryption': protection,
+      // An archive's manifest records them too (authenticated with it); a bare age database has only these.
+      ...factsMetadata(backupId, snapshot, config.masterKey),
+    };
     if (protection === 'master-key') {
       transforms.push(createEncryptStream(config.masterKey!, 2));
       metadata['snapkeep-key'] = keyFingerprint(config.masterKey!);
@@ -91,17 +96,18 @@ export async function backupArchiveOrAge(data: BackupJobData, ctx: JobContext): 
 /** prepareArchive walks, stages and hashes the included paths and returns the tar stream to encrypt. */
 async function prepareArchive(
   ctx: JobContext,
-  options: { backupId: string; createdAt: Date; snapshotPath: string; stagingPath: string },
+  options: { backupId: string; createdAt: Date; snapshot: SnapshotResult; stagingPath: string },
 ): Promise<{ stream: Readable; size: number; files: number }> {
   const { config } = ctx;
   const dbPath = config.dbPath!;
   const collected = await collectSources(config.includePaths, { exclude: config.exclude, protect: protectedPaths(config) });
   const staged = await stageSources(collected.entries, options.stagingPath, (bytes) => ctx.reportProgress({ phase: 'snapshot', percent: 50, bytesDone: bytes, bytesTotal: 0 }));
-  const database = await hashDatabaseSnapshot(options.snapshotPath, databaseArchivePath(dbPath), dbPath);
+  const database = await hashDatabaseSnapshot(options.snapshot.path, databaseArchivePath(dbPath), dbPath);
   // Signed, so a restore can tell this archive from one someone else made with the public key.
   const manifest = signManifest(buildManifest({
     backupId: options.backupId, createdAt: options.createdAt, database, sources: collected.sources,
     exclude: config.exclude, entries: staged.entries, skipped: [...collected.skipped, ...staged.skipped],
+    facts: { journalMode: options.snapshot.journalMode, fingerprint: options.snapshot.fingerprint },
   }), config.masterKey!);
   const content = { manifest, database, stagingPath: options.stagingPath, entries: staged.entries };
   ctx.logger.info('archive staged', { entries: staged.entries.length, bytes: staged.bytes, skipped: manifest.skipped.length });

@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { factsMetadata } from '../src/backups/backup-facts.js';
 import { backupObjectName, newBackupId } from '../src/backups/backup-id.js';
 import { createEncryptedFileStream } from '../src/crypto/crbu-encrypt-file.js';
 import { CRBU_HEADER_LENGTH, CRBU_TAG_LENGTH } from '../src/crypto/crbu-format.js';
@@ -47,7 +48,7 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
     // destroys the stream, closing the file.
     const body = createEncryptedFileStream(snapshot.path, config.masterKey, 1);
     const uploaded = await store.put(name, body, {
-      metadata: { 'snapkeep-key': keyFingerprint(config.masterKey), 'snapkeep-format': 'crbu1' },
+      metadata: { 'snapkeep-key': keyFingerprint(config.masterKey), 'snapkeep-format': 'crbu1', ...factsMetadata(backupId, snapshot, config.masterKey) },
       expectedSize: bytesTotal,
       onProgress: (bytesDone) => ctx.reportProgress({
         phase: 'upload', percent: Math.min(100, Math.floor((bytesDone / bytesTotal) * 100)), bytesDone, bytesTotal,

@@ -3,6 +3,8 @@ import { rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { AgeKeys } from '../src/age/age-decrypt.js';
+import { readFacts } from '../src/backups/backup-facts.js';
+import { restoreJournalMode } from '../src/snapshot/journal-mode.js';
 import { requireDbPath } from '../src/config/load-config.js';
 import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
 import { sweepStaleTemporaries, temporaryPath } from '../src/snapshot/temporary-files.js';
@@ -31,11 +33,15 @@ export async function restoreAgeDatabase(backup: FoundBackup, data: RestoreJobDa
     await syncPath(temp);
     ctx.reportProgress({ phase: 'verify', percent: 0, bytesDone: 0, bytesTotal: 0 });
     await verifySqliteFile(temp);
+    const masterKeys = [ctx.config.masterKey, ...ctx.config.previousMasterKeys].filter((k): k is Buffer => k !== undefined);
+    const { journalMode } = readFacts(backup.id, backup.metadata, masterKeys);
+    restoreJournalMode(temp, journalMode);
+    if (journalMode === 'wal') await syncPath(temp);
     const size = (await stat(temp)).size;
     await placeRestore(temp, target, force);
     ctx.reportProgress({ phase: 'verify', percent: 100, bytesDone: size, bytesTotal: size });
     ctx.logger.info('restore completed', { backupId: backup.id, target, size });
-    return { backupId: backup.id, path: target, size, durationMs: Date.now() - started };
+    return { backupId: backup.id, path: target, size, durationMs: Date.now() - started, ...(journalMode ? { journalMode } : {}) };
   } catch (err) {
     throw explainDiskFull(err, dbPath);
   } finally {

@@ -4,6 +4,7 @@ import type { AgeKeys } from '../src/age/age-decrypt.js';
 import { extractArchive } from '../src/archive/extract-archive.js';
 import { checkManifestOrigin, type ArchiveOrigin } from '../src/archive/manifest-origin.js';
 import { planMoves } from '../src/archive/plan-moves.js';
+import { restoreJournalMode } from '../src/snapshot/journal-mode.js';
 import { SnapkeepError, coerceError } from '../src/errors.js';
 import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
 import { verifySqliteFile } from '../src/snapshot/verify-sqlite.js';
@@ -62,6 +63,8 @@ async function restoreArchive(backup: FoundBackup, data: RestoreJobData, ctx: Jo
     await verifySqliteFile(join(temp, extracted.manifest.database.path)).catch((error: unknown) => {
       throw new SnapkeepError('integrity_failed', `${extracted.manifest.database.path}: ${coerceError(error).message}`, { cause: error });
     });
+    // WAL stays WAL (issue 15): the manifest recorded the live database's mode (authenticated with it).
+    restoreJournalMode(join(temp, extracted.manifest.database.path), extracted.manifest.database.journalMode);
     await placeDirectory(temp, target);
     placed = true;
     ctx.reportProgress({ phase: 'verify', percent: 100, bytesDone: extracted.bytes, bytesTotal: extracted.bytes });

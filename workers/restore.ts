@@ -3,7 +3,9 @@ import { rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { readFacts } from '../src/backups/backup-facts.js';
 import { findBackup } from '../src/backups/find-backup.js';
+import { restoreJournalMode } from '../src/snapshot/journal-mode.js';
 import { createDecryptStream, UnsupportedCrbuVersionError } from '../src/crypto/crbu-decrypt-stream.js';
 import { requireDbPath } from '../src/config/load-config.js';
 import { SnapkeepError, coerceError } from '../src/errors.js';
@@ -54,10 +56,14 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
     const [synced, verified] = await Promise.allSettled([syncPath(temp), verifySqliteFile(temp)]);
     if (verified.status === 'rejected') throw verified.reason;
     if (synced.status === 'rejected') throw synced.reason;
+    // The live database's journal mode, as the backup recorded it (authenticated; older backups: none).
+    const { journalMode } = readFacts(backup.id, backup.metadata, keys.map((k) => k.key));
+    restoreJournalMode(temp, journalMode);
+    if (journalMode === 'wal') await syncPath(temp);
     const size = (await stat(temp)).size;
     await placeRestore(temp, target, force);
     ctx.reportProgress({ phase: 'verify', percent: 100, bytesDone: size, bytesTotal: size });
-    const result: RestoreResult = { backupId: backup.id, path: target, size, durationMs: Date.now() - started, keyIndex };
+    const result: RestoreResult = { backupId: backup.id, path: target, size, durationMs: Date.now() - started, keyIndex, ...(journalMode ? { journalMode } : {}) };
     logger.info('restore completed', { target, size, durationMs: result.durationMs, keyIndex });
     return result;
   } catch (err) {

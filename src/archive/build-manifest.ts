@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import { VERSION } from '../version.js';
 import { formatMode } from './archive-paths.js';
 import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ArchiveManifest, type ManifestEntry, type ManifestSource, type SkippedEntry } from './manifest.js';
+import type { ContentFingerprint } from '../snapshot/content-fingerprint.js';
 import type { StagedEntry } from './stage-sources.js';
 
 /** DatabaseSnapshot is the VACUUM INTO copy going into the archive, hashed. */
@@ -33,6 +34,8 @@ export function buildManifest(options: {
   exclude: readonly string[];
   entries: readonly StagedEntry[];
   skipped: SkippedEntry[];
+  /** The live database's journal mode and the snapshot's content fingerprint. */
+  facts?: { journalMode: string; fingerprint: ContentFingerprint };
 }): ArchiveManifest {
   const { database } = options;
   const entries: ManifestEntry[] = [
@@ -53,7 +56,7 @@ export function buildManifest(options: {
     snapkeepVersion: VERSION,
     backupId: options.backupId,
     createdAt: options.createdAt.toISOString(),
-    database: { path: database.archivePath, source: database.source },
+    database: { path: database.archivePath, source: database.source, ...(options.facts ?? {}) },
     sources: options.sources,
     exclude: [...options.exclude],
     entries,

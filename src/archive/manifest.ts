@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { SnapkeepError } from '../errors.js';
+import type { ContentFingerprint } from '../snapshot/content-fingerprint.js';
 import { MANIFEST_NAME, isSafeArchivePath } from './archive-paths.js';
 
 export const MANIFEST_FORMAT = 'snapkeep-archive';
@@ -44,7 +45,8 @@ export interface ArchiveManifest {
   snapkeepVersion: string;
   backupId: string;
   createdAt: string;
-  database: { path: string; source: string };
+  /** journalMode and fingerprint: recorded since 0.2 (the live database's mode; the snapshot's content). */
+  database: { path: string; source: string; journalMode?: string; fingerprint?: ContentFingerprint };
   sources: ManifestSource[];
   exclude: string[];
   entries: ManifestEntry[];

@@ -57,6 +57,8 @@ export interface RestoreResult {
   durationMs: number;
   /** Which master key opened it: 0 is MASTER_KEY, n is the nth of MASTER_KEY_PREVIOUS; absent for age backups. */
   keyIndex?: number;
+  /** The live database's journal mode when the backup was taken, given to the restored file (absent for older backups). */
+  journalMode?: string;
   /** Archives: `path` is the restored directory; what it holds and where each part belongs. */
   archive?: RestoredArchive;
   /**

@@ -1,5 +1,6 @@
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { SnapkeepError } from '../errors.js';
+import type { ContentFingerprint } from './content-fingerprint.js';
 import { runSqliteThread, SqliteThreadError } from './run-sqlite-thread.js';
 import { temporaryPath } from './temporary-files.js';
 
@@ -14,10 +15,15 @@ export interface SnapshotOptions {
   busyTimeoutMs?: number;
 }
 
-/** SnapshotResult is the snapshot file (mode 0600, owned by the caller, who must remove it) and its size. */
+/**
+ * SnapshotResult is the snapshot file (mode 0600, owned by the caller, who must remove it), its
+ * size, the live database's journal mode (`wal`, `delete`, …) and the snapshot's content fingerprint.
+ */
 export interface SnapshotResult {
   path: string;
   size: number;
+  journalMode: string;
+  fingerprint: ContentFingerprint;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 30_000;
@@ -35,14 +41,14 @@ export async function snapshotDatabase(dbPath: string, tempDir: string, options:
     // Create the target empty and 0600 before SQLite opens it: VACUUM INTO accepts an empty file
     // and keeps its mode, so the copy is never readable by others, whatever the umask.
     await (await open(outputPath, 'wx', 0o600)).close();
-    await runSqliteThread({
+    const [journalMode = 'delete', fingerprintJson = '{}'] = await runSqliteThread({
       kind: 'vacuum-into',
       dbPath,
       outputPath,
       busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
     });
     const { size } = await stat(outputPath);
-    return { path: outputPath, size };
+    return { path: outputPath, size, journalMode, fingerprint: JSON.parse(fingerprintJson) as ContentFingerprint };
   } catch (error) {
     await rm(outputPath, { force: true });
     throw snapshotError(dbPath, error);
@@ -68,4 +74,10 @@ function snapshotError(dbPath: string, error: unknown): SnapkeepError {
   // Another connection's lock outlasting the busy timeout passes; a crashed thread may not recur.
   const retryable = code === null || code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
   return new SnapkeepError('snapshot_failed', `snapshot of ${dbPath} failed: ${message}`, { retryable, cause: error });
+}
+
+/** readFingerprint reads a database file's content fingerprint in a worker thread (a restore drill's check). */
+export async function readFingerprint(path: string): Promise<ContentFingerprint> {
+  const [json = '{}'] = await runSqliteThread({ kind: 'fingerprint', path });
+  return JSON.parse(json) as ContentFingerprint;
 }

@@ -5,6 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { fingerprintOf } from './content-fingerprint.js';
 
 /** VacuumIntoTask copies a live database into an empty file as one consistent read transaction. */
 export interface VacuumIntoTask {
@@ -20,8 +21,14 @@ export interface IntegrityCheckTask {
   path: string;
 }
 
+/** FingerprintTask reads a database file's content fingerprint (a snapshot or a restore, nothing live). */
+export interface FingerprintTask {
+  kind: 'fingerprint';
+  path: string;
+}
+
 /** SqliteTask is one job for the thread, sent as its workerData. */
-export type SqliteTask = VacuumIntoTask | IntegrityCheckTask;
+export type SqliteTask = VacuumIntoTask | IntegrityCheckTask | FingerprintTask;
 
 /** SqliteThreadReply is the single message the thread posts back before it exits. */
 export type SqliteThreadReply =
@@ -38,13 +45,30 @@ function setSmallCache(db: Database.Database): void {
   db.pragma('cache_size = -2000');
 }
 
+/**
+ * vacuumInto copies the live database, then reads the copy's fingerprint. It answers two lines:
+ * the live database's journal mode (a restore puts it back: the copy itself is always in
+ * rollback-journal mode) and the copy's fingerprint as JSON.
+ */
 function vacuumInto(task: VacuumIntoTask): string[] {
   // Read-only: the snapshot must never write to, checkpoint or change the live database.
   const db = new Database(task.dbPath, { readonly: true, fileMustExist: true, timeout: task.busyTimeoutMs });
+  let journalMode: string;
   try {
     setSmallCache(db);
+    journalMode = String(db.pragma('journal_mode', { simple: true }));
     db.prepare('VACUUM INTO ?').run(task.outputPath);
-    return [];
+  } finally {
+    db.close();
+  }
+  return [journalMode, ...fingerprint({ kind: 'fingerprint', path: task.outputPath })];
+}
+
+function fingerprint(task: FingerprintTask): string[] {
+  const db = new Database(task.path, { readonly: true, fileMustExist: true });
+  try {
+    setSmallCache(db);
+    return [JSON.stringify(fingerprintOf(db))];
   } finally {
     db.close();
   }
@@ -62,7 +86,8 @@ function integrityCheck(task: IntegrityCheckTask): string[] {
 
 function run(task: SqliteTask): SqliteThreadReply {
   try {
-    return { ok: true, lines: task.kind === 'vacuum-into' ? vacuumInto(task) : integrityCheck(task) };
+    const lines = task.kind === 'vacuum-into' ? vacuumInto(task) : task.kind === 'fingerprint' ? fingerprint(task) : integrityCheck(task);
+    return { ok: true, lines };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : null;
