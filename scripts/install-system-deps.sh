@@ -6,7 +6,10 @@ declare -A binary_of=([ceph-common]=ceph [redis-server]=redis-server [sqlite3]=s
 missing=()
 for pkg in "$@"; do
   bin=${binary_of[$pkg]:-$pkg}
-  command -v "$bin" >/dev/null 2>&1 || missing+=("$pkg")
+  # A package with a command of its name (or mapped above), else one dpkg says is installed (a library).
+  command -v "$bin" >/dev/null 2>&1 && continue
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' && continue
+  missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing with apt-get: ${missing[*]}" >&2

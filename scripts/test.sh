@@ -5,7 +5,7 @@
 # npm packages from the lock, build, type-check, then vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-system-deps.sh redis-server sqlite3 age chromium docker-compose expect ceph-mon ceph-osd radosgw ceph-common
+bash scripts/install-system-deps.sh redis-server sqlite3 age chromium docker-compose expect ceph-mon ceph-osd radosgw ceph-common zstd python3-cryptography
 source scripts/ensure-node.sh
 bash scripts/install-node-deps.sh
 # Types of the tests and scripts too: vitest strips types without checking them.

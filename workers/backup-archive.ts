@@ -10,6 +10,7 @@ import { signManifest } from '../src/archive/manifest-origin.js';
 import { stageSources } from '../src/archive/stage-sources.js';
 import { tarSizeEstimate, writeArchive } from '../src/archive/write-archive.js';
 import { factsMetadata } from '../src/backups/backup-facts.js';
+import { compressed } from '../src/compression/compressed-plaintext.js';
 import { backupObjectName, newBackupId, type BackupKind } from '../src/backups/backup-id.js';
 import type { Config } from '../src/config/config.js';
 import { createEncryptStream } from '../src/crypto/crbu-encrypt-stream.js';
@@ -64,26 +65,29 @@ export async function backupArchiveOrAge(data: BackupJobData, ctx: JobContext): 
     const plaintext = kind === 'archive'
       ? await prepareArchive(ctx, { backupId, createdAt, snapshot, stagingPath })
       : { stream: createReadStream(snapshot.path, { highWaterMark: 1024 * 1024 }) as Readable, size: snapshot.size, files: 0 };
-    const name = backupObjectName(backupId, kind, protection === 'master-key' ? 'master-key' : 'age');
-    let source: Readable = plaintext.stream;
+    const zstd = config.compression.type === 'zstd';
+    const name = backupObjectName(backupId, kind, protection === 'master-key' ? 'master-key' : 'age', config.compression.type);
+    // Compressed before it is encrypted (ciphertext does not compress): CRBU v4, or `.zst.age`.
+    let source: Readable = zstd ? compressed(plaintext.stream, config.compression.level) : plaintext.stream;
     const transforms: Transform[] = [];
     const metadata: Record<string, string> = {
-      'snapkeep-format': `${kind}-${protection === 'master-key' ? 'crbu2' : 'age'}`, 'snapkeep-encryption': protection,
+      'snapkeep-format': `${kind}-${protection === 'master-key' ? (zstd ? 'crbu4' : 'crbu2') : 'age'}`, 'snapkeep-encryption': protection,
+      ...(zstd ? { 'snapkeep-compression': 'zstd' } : {}),
       // An archive's manifest records them too (authenticated with it); a bare age database has only these.
       ...factsMetadata(backupId, snapshot, config.masterKey),
     };
     if (protection === 'master-key') {
-      transforms.push(createEncryptStream(config.masterKey!, 2));
+      transforms.push(createEncryptStream(config.masterKey!, zstd ? 4 : 2));
       metadata['snapkeep-key'] = keyFingerprint(config.masterKey!);
     } else {
-      source = await ageEncrypt(plaintext.stream, passphrase !== undefined ? { passphrase } : { recipients: config.ageRecipients });
+      source = await ageEncrypt(source, passphrase !== undefined ? { passphrase } : { recipients: config.ageRecipients });
     }
     const overhead = protection === 'master-key' ? CRBU_HEADER_LENGTH + CRBU_TAG_LENGTH : 300 + Math.ceil(plaintext.size / 65536) * 16;
     const stored = await uploadEncrypted(ctx, source, transforms, { name, metadata, bytesTotal: plaintext.size + overhead });
     // The full key, as `GET /api/backups` lists it (store calls take `name`).
     const result: BackupResult = {
       backupId, key: ctx.store.keyOf(name), size: stored.size, databaseSize: snapshot.size, createdAt: createdAt.toISOString(),
-      durationMs: Date.now() - started, kind, encryption: protection,
+      durationMs: Date.now() - started, kind, encryption: protection, compression: config.compression.type,
     };
     logger.info('backup completed', { key: result.key, size: result.size, files: plaintext.files, durationMs: result.durationMs });
     return result;

@@ -2,7 +2,10 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { factsMetadata } from '../src/backups/backup-facts.js';
 import { backupObjectName, newBackupId } from '../src/backups/backup-id.js';
+import { pipeline } from 'node:stream';
+import { compressedFile } from '../src/compression/compressed-plaintext.js';
 import { createEncryptedFileStream } from '../src/crypto/crbu-encrypt-file.js';
+import { createEncryptStream } from '../src/crypto/crbu-encrypt-stream.js';
 import { CRBU_HEADER_LENGTH, CRBU_TAG_LENGTH } from '../src/crypto/crbu-format.js';
 import { keyFingerprint } from '../src/crypto/derive-backup-key.js';
 import { SnapkeepError } from '../src/errors.js';
@@ -40,19 +43,31 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
   try {
     // A stop requested during the snapshot (which cannot be interrupted) ends here, before the upload.
     ctx.signal?.throwIfAborted();
+    const zstd = config.compression.type === 'zstd';
+    // Uncompressed: bytes uploaded of the envelope's known size. zstd: snapshot bytes compressed so
+    // far (the object's size is known only at the end; the envelope never exceeds this bound by more
+    // than a frame header, so it is also the part-size hint).
     const bytesTotal = snapshot.size + CRBU_HEADER_LENGTH + CRBU_TAG_LENGTH;
-    ctx.reportProgress({ phase: 'upload', percent: 0, bytesDone: 0, bytesTotal });
+    const progress = (bytesDone: number): void => ctx.reportProgress({
+      phase: 'upload', percent: Math.min(99, Math.floor((bytesDone / bytesTotal) * 100)), bytesDone, bytesTotal,
+    });
+    progress(0);
     const name = backupObjectName(backupId, 'database', 'master-key');
-    // One Readable from the snapshot file to the store: read into a reused buffer, encrypted, handed
-    // on. A read or encryption error fails the put (which leaves no object), and a failed put
-    // destroys the stream, closing the file.
-    const body = createEncryptedFileStream(snapshot.path, config.masterKey, 1);
+    // One Readable from the snapshot file to the store. Uncompressed: read into a reused buffer,
+    // encrypted, handed on (CRBU v1). zstd: compressed on zstd's threads, then encrypted (CRBU v3).
+    // A read, compression or encryption error fails the put (which leaves no object), and a failed
+    // put destroys the stream, closing the file.
+    const body = zstd
+      ? pipeline(compressedFile(snapshot.path, config.compression.level, progress), createEncryptStream(config.masterKey, 3), () => undefined)
+      : createEncryptedFileStream(snapshot.path, config.masterKey, 1);
     const uploaded = await store.put(name, body, {
-      metadata: { 'snapkeep-key': keyFingerprint(config.masterKey), 'snapkeep-format': 'crbu1', ...factsMetadata(backupId, snapshot, config.masterKey) },
+      metadata: {
+        'snapkeep-key': keyFingerprint(config.masterKey), 'snapkeep-format': zstd ? 'crbu3' : 'crbu1',
+        ...(zstd ? { 'snapkeep-compression': 'zstd' } : {}),
+        ...factsMetadata(backupId, snapshot, config.masterKey),
+      },
       expectedSize: bytesTotal,
-      onProgress: (bytesDone) => ctx.reportProgress({
-        phase: 'upload', percent: Math.min(100, Math.floor((bytesDone / bytesTotal) * 100)), bytesDone, bytesTotal,
-      }),
+      ...(zstd ? {} : { onProgress: progress }),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     ctx.reportProgress({ phase: 'upload', percent: 100, bytesDone: bytesTotal, bytesTotal });
@@ -66,6 +81,7 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
       durationMs: Date.now() - started,
       kind: 'database',
       encryption: 'master-key',
+      compression: config.compression.type,
     };
     logger.info('backup completed', { key: result.key, size: result.size, durationMs: result.durationMs });
     return result;

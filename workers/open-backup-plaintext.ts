@@ -1,7 +1,10 @@
 import { pipeline, Readable, Transform } from 'node:stream';
 import { ageDecrypt, type AgeKeys } from '../src/age/age-decrypt.js';
 import type { findBackup } from '../src/backups/find-backup.js';
+import { createVersionDecoder } from '../src/compression/decode-by-version.js';
+import { createZstdDecompressor, isZstdError } from '../src/compression/zstd.js';
 import { createDecryptStream, UnsupportedCrbuVersionError } from '../src/crypto/crbu-decrypt-stream.js';
+import { ZSTD_CRBU_VERSIONS } from '../src/crypto/crbu-format.js';
 import { SnapkeepError } from '../src/errors.js';
 import { countDownload } from './download-progress.js';
 import type { JobContext } from './job-context.js';
@@ -25,12 +28,18 @@ const TAR_BLOCK = 512;
  * until the stream ends without error; age plaintext is verified chunk by chunk.
  */
 export async function openBackupPlaintext(ctx: JobContext, backup: FoundBackup, keys: AgeKeys): Promise<OpenedPlaintext> {
-  if (backup.encryption === 'age') return { stream: await ageDecrypt(await download(ctx, backup), keys) };
+  if (backup.encryption === 'age') {
+    const opened = await ageDecrypt(await download(ctx, backup), keys);
+    // `.zst.age`: age around a zstd frame.
+    return { stream: backup.compression === 'zstd' ? pipeline(opened, createZstdDecompressor(), () => undefined) : opened };
+  }
   const masterKeys = masterKeysInOrder(ctx.config, backup.metadata['snapkeep-key']);
   if (masterKeys.length === 0) throw new SnapkeepError('invalid_config', 'MASTER_KEY is not set');
   for (const { key, index } of masterKeys) {
     // pipeline, not pipe: a failed download must fail the decryption, and a closed decryption the download.
-    const decrypted = pipeline(await download(ctx, backup), createDecryptStream(key, { acceptVersions: [2] }), () => undefined);
+    // Version 4 is a zstd frame of the archive, decompressed before the tar is read.
+    const decrypt = createDecryptStream(key, { acceptVersions: [2, 4] });
+    const decrypted = pipeline(await download(ctx, backup), decrypt, createVersionDecoder(() => decrypt.version, ZSTD_CRBU_VERSIONS), () => undefined);
     const opened = await startsAsArchive(decrypted);
     if (opened) return { stream: opened, keyIndex: index };
     ctx.logger.info('archive did not open with this master key', { keyIndex: index });
@@ -54,7 +63,9 @@ async function startsAsArchive(decrypted: Transform): Promise<Readable | null> {
     }
   } catch (error) {
     decrypted.destroy();
-    if (error instanceof UnsupportedCrbuVersionError && error.version === 1) {
+    // A wrong key turns a zstd frame into noise, which zstd refuses at once: try the next key.
+    if (isZstdError(error) && head.length === 0) return null;
+    if (error instanceof UnsupportedCrbuVersionError && (error.version === 1 || error.version === 3)) {
       throw new SnapkeepError('unsupported_version', `${error.message}: a .tar.crbu backup must hold an archive (version 2), this one holds a database`, { cause: error });
     }
     throw error;

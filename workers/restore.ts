@@ -6,7 +6,10 @@ import { pipeline } from 'node:stream/promises';
 import { readFacts } from '../src/backups/backup-facts.js';
 import { findBackup } from '../src/backups/find-backup.js';
 import { restoreJournalMode } from '../src/snapshot/journal-mode.js';
+import { createVersionDecoder } from '../src/compression/decode-by-version.js';
+import { isZstdError } from '../src/compression/zstd.js';
 import { createDecryptStream, UnsupportedCrbuVersionError } from '../src/crypto/crbu-decrypt-stream.js';
+import { ZSTD_CRBU_VERSIONS } from '../src/crypto/crbu-format.js';
 import { requireDbPath } from '../src/config/load-config.js';
 import { SnapkeepError, coerceError } from '../src/errors.js';
 import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
@@ -92,17 +95,27 @@ async function downloadAndDecrypt(ctx: JobContext, name: string, key: Buffer, te
   const bytesTotal = object.size;
   const counter = countDownload(ctx, bytesTotal);
   const probe = new PlaintextProbe();
+  const decrypt = createDecryptStream(key, { acceptVersions: [1, 3] });
   try {
     await pipeline(
       object.body,
       counter,
-      createDecryptStream(key, { acceptVersions: [1] }),
+      decrypt,
+      // Version 3 is a zstd frame of the database: decompressed here, so the probe and the
+      // integrity check see the database itself.
+      createVersionDecoder(() => decrypt.version, ZSTD_CRBU_VERSIONS),
       probe,
       // 'w' truncates: a second key's attempt starts from an empty file. Mode 0600 from creation on.
       createWriteStream(temp, { flags: 'w', mode: 0o600, highWaterMark: WRITE_HIGH_WATER_MARK }),
       ctx.signal ? { signal: ctx.signal } : {},
     );
   } catch (err) {
+    if (isZstdError(err)) {
+      if (counter.bytesDone < bytesTotal && decrypt.version !== null) throw new SnapkeepError('truncated', 'backup is truncated', { retryable: true, cause: err });
+      // Noise where a zstd frame must start: this key decrypted the envelope into garbage.
+      if (probe.bytes === 0 && (err as { code?: string }).code === 'ZSTD_error_prefix_unknown') return 'wrong-key';
+      throw new SnapkeepError('integrity_failed', `backup is damaged: its zstd frame does not decode (${(err as Error).message})`, { cause: err });
+    }
     if (!(err instanceof SnapkeepError) || err.code !== 'decrypt_failed') throw err;
     // The body ended before its announced size: the transfer was cut, another attempt may succeed.
     if (counter.bytesDone < bytesTotal) throw new SnapkeepError('truncated', 'backup is truncated', { retryable: true, cause: err });
@@ -143,7 +156,7 @@ class PlaintextProbe extends Transform {
 /** explain turns a failure into the operator's words: a full disk, an archive in a database's name. */
 function explain(thrown: unknown, dbPath: string): Error {
   const err = coerceError(thrown);
-  if (err instanceof UnsupportedCrbuVersionError && err.version === 2) {
+  if (err instanceof UnsupportedCrbuVersionError && (err.version === 2 || err.version === 4)) {
     return new SnapkeepError('unsupported_version', `${err.message}: the object holds an archive envelope, but a .crbu backup must be a database (version 1)`, { cause: err });
   }
   return explainDiskFull(err, dbPath);

@@ -5,24 +5,37 @@ export type BackupKind = 'database' | 'archive';
 /** BackupEncryption is who can read a backup: the master key, a passphrase, or age identities. */
 export type BackupEncryption = 'master-key' | 'age';
 
-/** BackupName is a parsed object name: `{id}.crbu`, `{id}.tar.crbu`, `{id}.tar.age` or `{id}.age`. */
+/**
+ * BackupCompression is whether the plaintext is a zstd frame. An age object's name says so
+ * (`.zst.age`); a CRBU object's version byte does (3 and 4), its name does not.
+ */
+export type BackupCompression = 'none' | 'zstd';
+
+/**
+ * BackupName is a parsed object name: `{id}.crbu`, `{id}.tar.crbu`, `{id}.tar.age`, `{id}.age`,
+ * `{id}.tar.zst.age` or `{id}.zst.age`.
+ */
 export interface BackupName {
   id: string;
   createdAt: Date;
   kind: BackupKind;
   encryption: BackupEncryption;
+  /** From the name: `zstd` for `.zst.age`; `none` for the others (a CRBU object's header may still say zstd). */
+  compression: BackupCompression;
   /** The object name relative to the store's prefix. */
   name: string;
 }
 
 const ID_PATTERN = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-([0-9a-f]{8})$/;
-const NAME_PATTERN = /^(\d{8}T\d{6}Z-[0-9a-f]{8})(\.crbu|\.tar\.crbu|\.tar\.age|\.age)$/;
+const NAME_PATTERN = /^(\d{8}T\d{6}Z-[0-9a-f]{8})(\.crbu|\.tar\.crbu|\.tar\.age|\.age|\.tar\.zst\.age|\.zst\.age)$/;
 
-const SUFFIXES: Record<string, { kind: BackupKind; encryption: BackupEncryption }> = {
-  '.crbu': { kind: 'database', encryption: 'master-key' },
-  '.tar.crbu': { kind: 'archive', encryption: 'master-key' },
-  '.tar.age': { kind: 'archive', encryption: 'age' },
-  '.age': { kind: 'database', encryption: 'age' },
+const SUFFIXES: Record<string, { kind: BackupKind; encryption: BackupEncryption; compression: BackupCompression }> = {
+  '.crbu': { kind: 'database', encryption: 'master-key', compression: 'none' },
+  '.tar.crbu': { kind: 'archive', encryption: 'master-key', compression: 'none' },
+  '.tar.age': { kind: 'archive', encryption: 'age', compression: 'none' },
+  '.age': { kind: 'database', encryption: 'age', compression: 'none' },
+  '.tar.zst.age': { kind: 'archive', encryption: 'age', compression: 'zstd' },
+  '.zst.age': { kind: 'database', encryption: 'age', compression: 'zstd' },
 };
 
 /** newBackupId makes `YYYYMMDDTHHMMSSZ-xxxxxxxx` from the snapshot's UTC time and 8 random hex digits. */
@@ -57,8 +70,12 @@ export function parseBackupName(name: string): BackupName | null {
   return { id, createdAt, name, ...SUFFIXES[m[2]!]! };
 }
 
-/** backupObjectName is the name a backup of this id, kind and encryption is stored under. */
-export function backupObjectName(id: string, kind: BackupKind, encryption: BackupEncryption): string {
-  const suffix = Object.entries(SUFFIXES).find(([, v]) => v.kind === kind && v.encryption === encryption)![0];
+/**
+ * backupObjectName is the name a backup of this id, kind and encryption is stored under. Only an
+ * age object's name carries its compression; a CRBU object's is in its version byte.
+ */
+export function backupObjectName(id: string, kind: BackupKind, encryption: BackupEncryption, compression: BackupCompression = 'none'): string {
+  const named = encryption === 'age' ? compression : 'none';
+  const suffix = Object.entries(SUFFIXES).find(([, v]) => v.kind === kind && v.encryption === encryption && v.compression === named)![0];
   return `${id}${suffix}`;
 }

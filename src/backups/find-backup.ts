@@ -3,10 +3,12 @@ import type { BackupStore } from '../storage/backup-store.js';
 import { backupObjectName, isBackupId, parseBackupName, type BackupName } from './backup-id.js';
 
 const KINDS = [
-  ['database', 'master-key'],
-  ['archive', 'master-key'],
-  ['archive', 'age'],
-  ['database', 'age'],
+  ['database', 'master-key', 'none'],
+  ['archive', 'master-key', 'none'],
+  ['archive', 'age', 'none'],
+  ['database', 'age', 'none'],
+  ['archive', 'age', 'zstd'],
+  ['database', 'age', 'zstd'],
 ] as const;
 
 /**
@@ -15,8 +17,8 @@ const KINDS = [
  */
 export async function findBackup(store: BackupStore, id: string): Promise<BackupName & { size: number; metadata: Record<string, string> }> {
   if (!isBackupId(id)) throw new SnapkeepError('invalid_backup_id', 'not a backup id: expected YYYYMMDDTHHMMSSZ-xxxxxxxx');
-  for (const [kind, encryption] of KINDS) {
-    const name = backupObjectName(id, kind, encryption);
+  for (const [kind, encryption, compression] of KINDS) {
+    const name = backupObjectName(id, kind, encryption, compression);
     try {
       const head = await store.head(name);
       return { ...parseBackupName(name)!, size: head.size, metadata: head.metadata };

@@ -3,8 +3,11 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import Joi from 'joi';
+import { zstdAvailable } from '../compression/zstd.js';
+import { CommandLineError, parseCommandLine } from '../apply/command-line.js';
 import { SnapkeepError } from '../errors.js';
-import type { Config, ScheduleConfig } from './config.js';
+import type { AppCommands, Config, ScheduleConfig } from './config.js';
+import { MONITORING_SCHEMA, readMonitoringSettings } from './monitoring-settings.js';
 
 /**
  * ConfigError lists every invalid setting at once, one line each, naming the variable: the CLI
@@ -32,6 +35,9 @@ export interface ConfigNeeds {
   /** True for a command that cannot run without a store (`backup create|list|restore|prune`). */
   store?: boolean;
 }
+
+/** Parts in flight by default: see docs/benchmarks.md ("Uploads over a 30 ms link") for the measurement. */
+const DEFAULT_PART_CONCURRENCY = 4;
 
 const DB_PATH_MEANING = 'the SQLite database to back up; restores are written beside it';
 
@@ -62,6 +68,7 @@ const schema = Joi.object({
   BACKUP_S3_PREFIX: empty.default('backups/'),
   BACKUP_S3_FORCE_PATH_STYLE: Joi.boolean().truthy('1', 'yes').falsy('0', 'no').default(true),
   BACKUP_S3_CONTENT_MD5: Joi.boolean().truthy('1', 'yes').falsy('0', 'no').default(false),
+  BACKUP_S3_PART_CONCURRENCY: Joi.number().integer().min(1).max(64).default(DEFAULT_PART_CONCURRENCY),
   BACKUP_LOCAL_DIR: empty,
   BACKUP_SCHEDULE_HOURS: Joi.number().min(0).max(24 * 366).default(24),
   BACKUP_SCHEDULE_CRON: Joi.string().allow('').pattern(/^\S+(\s+\S+){4,5}$/).messages({ 'string.pattern.base': 'must be a cron pattern of 5 or 6 fields, e.g. "0 2 * * *"' }),
@@ -85,7 +92,12 @@ const schema = Joi.object({
   LOG_FORMAT: Joi.string().valid('json', 'pretty').default('json'),
   BACKUP_INCLUDE_PATHS: empty,
   BACKUP_EXCLUDE: empty,
+  BACKUP_COMPRESSION: Joi.string().valid('none', 'zstd').default('none'),
+  BACKUP_COMPRESSION_LEVEL: Joi.number().integer().min(1).max(19).default(3),
   BACKUP_AGE_RECIPIENTS: Joi.string().allow('').pattern(/^\s*age1[0-9a-z]+\s*(,\s*age1[0-9a-z]+\s*)*$/).messages({ 'string.pattern.base': 'must be comma-separated age public keys (age1…)' }),
+  APP_STOP_COMMAND: empty,
+  APP_START_COMMAND: empty,
+  ...MONITORING_SCHEMA,
 }).unknown(true);
 
 const REQUIRED_WITH_ENDPOINT = ['BACKUP_S3_BUCKET', 'BACKUP_S3_ACCESS_KEY', 'BACKUP_S3_SECRET_KEY'] as const;
@@ -159,10 +171,16 @@ export function loadConfig(
     problems.push('BACKUP_S3_ENDPOINT: is required (or BACKUP_LOCAL_DIR): backups are disabled without a store to keep them in');
   }
   if (str('BACKUP_S3_PREFIX').startsWith('/')) problems.push('BACKUP_S3_PREFIX: must not start with "/"');
+  if (str('BACKUP_COMPRESSION') === 'zstd' && !zstdAvailable()) problems.push(`BACKUP_COMPRESSION: zstd needs Node >= 22.15 (this is ${process.version})`);
   const restoreRoot = str('RESTORE_ROOT');
   if (restoreRoot !== '' && /^\/(proc|sys|dev)(\/|$)/.test(resolve(restoreRoot))) problems.push('RESTORE_ROOT: must not be under /proc, /sys or /dev');
   const trustProxy = parseTrustProxy(str('TRUST_PROXY'));
   if (trustProxy instanceof Error) problems.push(`TRUST_PROXY: ${trustProxy.message}`);
+  const stop = parseCommandSetting(str('APP_STOP_COMMAND'));
+  if (stop instanceof Error) problems.push(`APP_STOP_COMMAND: ${stop.message}`);
+  const start = parseCommandSetting(str('APP_START_COMMAND'));
+  if (start instanceof Error) problems.push(`APP_START_COMMAND: ${start.message}`);
+  const monitoring = readMonitoringSettings(v, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -189,6 +207,7 @@ export function loadConfig(
           prefix: str('BACKUP_S3_PREFIX'),
           forcePathStyle: v.BACKUP_S3_FORCE_PATH_STYLE as boolean,
           contentMd5: v.BACKUP_S3_CONTENT_MD5 as boolean,
+          partConcurrency: v.BACKUP_S3_PART_CONCURRENCY as number,
         }
       : localDir !== '' ? { type: 'local', dir: resolve(localDir) } : undefined,
     schedule,
@@ -205,8 +224,30 @@ export function loadConfig(
     includePaths: list('BACKUP_INCLUDE_PATHS').map((p) => resolve(p)),
     exclude: list('BACKUP_EXCLUDE'),
     ageRecipients: list('BACKUP_AGE_RECIPIENTS'),
+    compression: { type: str('BACKUP_COMPRESSION') as 'none' | 'zstd', level: v.BACKUP_COMPRESSION_LEVEL as number },
+    ...monitoring,
   };
   return Object.freeze(config);
+}
+
+/** parseCommandSetting reads APP_STOP_COMMAND or APP_START_COMMAND: unset, argv, or why it cannot be split. */
+function parseCommandSetting(value: string): string[] | undefined | Error {
+  if (value === '') return undefined;
+  try {
+    return parseCommandLine(value);
+  } catch (err) {
+    if (err instanceof CommandLineError) return err;
+    throw err;
+  }
+}
+
+// What a stop or start command sees of snapkeep's environment: enough to find programs and reach
+// systemd or the user's session, never a setting (MASTER_KEY, S3 keys, REDIS_URL's password).
+const COMMAND_ENV = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|XDG_RUNTIME_DIR|DBUS_SESSION_BUS_ADDRESS)$/;
+
+/** commandEnvironment is the environment the application's stop and start commands run with. */
+function commandEnvironment(env: Record<string, string | undefined>): AppCommands['env'] {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => COMMAND_ENV.test(e[0]) && e[1] !== undefined));
 }
 
 const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);

@@ -8,5 +8,11 @@ export const CRBU_HEADER_LENGTH = CRBU_MAGIC.length + 1 + CRBU_NONCE_LENGTH;
 export const CRBU_TAG_LENGTH = 16;
 export const CRBU_CIPHER = 'aes-256-gcm';
 
-/** CrbuVersion is the envelope's version byte: 1 wraps a database snapshot, 2 an archive (tar). */
-export type CrbuVersion = 1 | 2;
+/**
+ * CrbuVersion is the envelope's version byte: 1 wraps a database snapshot, 2 an archive (tar),
+ * 3 a zstd frame of a database snapshot, 4 a zstd frame of an archive. Same layout and key for all.
+ */
+export type CrbuVersion = 1 | 2 | 3 | 4;
+
+/** The versions whose plaintext is a zstd frame. */
+export const ZSTD_CRBU_VERSIONS: ReadonlySet<number> = new Set([3, 4]);

@@ -72,7 +72,7 @@ export class S3BackupStore implements BackupStore {
     this.partSize = options.partSize ?? 8 * MiB;
     // S3 refuses parts under 5 MiB (but the last); say so now, not at the first large put.
     if (this.partSize < 5 * MiB) throw new RangeError(`partSize must be at least 5 MiB, not ${this.partSize} bytes`);
-    this.queueSize = options.queueSize ?? 3;
+    this.queueSize = options.queueSize ?? config.partConcurrency ?? 3;
     if (!Number.isInteger(this.queueSize) || this.queueSize < 1) throw new RangeError(`queueSize must be a positive integer, not ${this.queueSize}`);
     this.listPageSize = Math.min(options.listPageSize ?? 1000, 1000);
     this.deleteBatchSize = Math.min(options.deleteBatchSize ?? 1000, 1000);

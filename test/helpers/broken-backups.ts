@@ -89,10 +89,10 @@ export const BROKEN_BACKUPS: BrokenBackupCase[] = [
     build: async (db, key) => changed(await sealed(key, db), (b) => { b.write('CRBX', 0, 'latin1'); return b; }),
   },
   {
-    name: 'an unknown version 3',
+    name: 'an unknown version 5',
     code: 'unsupported_version',
-    reason: /^unsupported CRBU version 3$/,
-    build: async (db, key) => changed(await sealed(key, db), (b) => { b[4] = 3; return b; }),
+    reason: /^unsupported CRBU version 5$/,
+    build: async (db, key) => changed(await sealed(key, db), (b) => { b[4] = 5; return b; }),
   },
   {
     name: 'an archive envelope (version 2) under a database name',

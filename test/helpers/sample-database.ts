@@ -10,9 +10,13 @@ export function createSampleDatabase(path: string, rows = 200): void {
   db.close();
 }
 
-/** readNotes returns every row of `notes`, for comparing a restore with its source. */
+/**
+ * readNotes returns every row of `notes`, for comparing a restore with its source. Not read-only:
+ * a restore in WAL mode (as its live database was) opened read-only would leave -wal/-shm files
+ * behind; a read-write connection removes them as it closes.
+ */
 export function readNotes(path: string): Array<{ id: number; body: string }> {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  const db = new Database(path, { fileMustExist: true });
   try {
     return db.prepare('SELECT id, body FROM notes ORDER BY id').all() as Array<{ id: number; body: string }>;
   } finally {

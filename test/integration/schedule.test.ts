@@ -18,7 +18,7 @@ const logger = createLogger({
 });
 
 const backupResult = (backupId: string): BackupResult => ({
-  backupId, key: `backups/${backupId}.crbu`, size: 1, databaseSize: 1, createdAt: new Date().toISOString(), durationMs: 1, kind: 'database', encryption: 'master-key',
+  backupId, key: `backups/${backupId}.crbu`, size: 1, databaseSize: 1, createdAt: new Date().toISOString(), durationMs: 1, kind: 'database', encryption: 'master-key', compression: 'none',
 });
 
 describe('upsertSchedule and the prune after a scheduled backup, on a real Redis (no workers)', () => {

@@ -79,14 +79,16 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       size: { type: 'integer', minimum: 0, description: 'Stored (encrypted) size in bytes.' },
       key: { type: 'string', description: 'Where the object is: its full key in the bucket, BACKUP_S3_PREFIX included (`backups/20261122T020000Z-1a2b3c4d.crbu`, for `aws s3 cp s3://BUCKET/KEY`); with BACKUP_LOCAL_DIR, its file name in that directory.' },
       kind: { enum: ['database', 'archive'] },
-      encryption: { enum: ['master-key', 'passphrase', 'public-key'] },
+      encryption: { enum: ['master-key', 'passphrase', 'public-key', 'unknown'], description: '`unknown` when its metadata could not be read; `error` says why.' },
+      future: { const: true, description: 'Present when its time lies more than five minutes after the server\'s clock (a skewed clock, or a planted name): never counted as the newest backup, never deleted by a prune.' },
+      error: { type: 'string', description: 'Present when its metadata could not be read (a damaged sidecar or object metadata), naming the file or key; a prune never deletes it.' },
     },
   },
   BackupList: {
     type: 'object',
     required: ['backups'],
     additionalProperties: false,
-    properties: { backups: { type: 'array', items: ref('Backup'), description: 'Newest first.' } },
+    properties: { backups: { type: 'array', items: ref('Backup'), description: 'Newest first; future-dated backups (`future: true`) after all the others.' } },
   },
   JobProgress: {
     type: 'object',
@@ -110,6 +112,7 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       durationMs: { type: 'integer', minimum: 0 },
       kind: { type: 'string', examples: ['database', 'archive'] },
       encryption: { type: 'string', examples: ['master-key', 'passphrase', 'public-key'] },
+      compression: { enum: ['none', 'zstd'], description: 'zstd before encryption (BACKUP_COMPRESSION): CRBU version 3 (database) or 4 (archive), or `.zst.age`.' },
     },
   },
   RestoreResult: {
@@ -121,6 +124,8 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       size: { type: 'integer', minimum: 0 },
       durationMs: { type: 'integer', minimum: 0 },
       keyIndex: { type: 'integer', minimum: 0, description: '0: MASTER_KEY opened it; n: the nth of MASTER_KEY_PREVIOUS. Absent for age backups.' },
+      journalMode: { type: 'string', examples: ['wal', 'delete'], description: 'The live database\'s journal mode when the backup was taken, given to the restored file. Absent for backups made before it was recorded.' },
+      origin: { enum: ['verified', 'unverified'], description: 'Archives: `verified` when a master key proved who made it; `unverified` only for a CLI restore with --trust-unverified.' },
       archive: {
         type: 'object',
         description: 'Archives only: `path` is the new directory; what to move where, in the safe order.',

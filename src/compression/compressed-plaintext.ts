@@ -1,0 +1,25 @@
+import { createReadStream } from 'node:fs';
+import { pipeline, Transform, type Readable } from 'node:stream';
+import { createZstdCompressor } from './zstd.js';
+
+/**
+ * compressedFile is a zstd frame of a file, read 1 MiB at a time, for the encryption that follows;
+ * onRead counts the file's bytes as they go in (progress: the compressed size is not known ahead).
+ * A read or compression error destroys the returned stream (and so fails the upload).
+ */
+export function compressedFile(path: string, level: number, onRead: (bytes: number) => void): Readable {
+  return compressed(createReadStream(path, { highWaterMark: 1024 * 1024 }), level, onRead);
+}
+
+/** compressed is the same for any plaintext stream (an archive's tar). */
+export function compressed(plaintext: Readable, level: number, onRead: (bytes: number) => void = () => undefined): Readable {
+  let total = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      total += chunk.length;
+      onRead(total);
+      callback(null, chunk);
+    },
+  });
+  return pipeline(plaintext, counter, createZstdCompressor(level), () => undefined);
+}
