@@ -27,24 +27,6 @@ export interface Config {
   ageRecipients: string[];
   /** BACKUP_COMPRESSION / BACKUP_COMPRESSION_LEVEL: zstd before encryption, or none (CRBU v1 as other readers know it). */
   compression: { type: 'none' | 'zstd'; level: number };
-  /** Where notifications go (NOTIFY_*): webhooks and a healthchecks.io-style ping URL. */
-  notify: NotifyConfig;
-  /** BACKUP_VERIFY_SCHEDULE_HOURS: how often a restore drill runs (default weekly), or off. */
-  verifySchedule: ScheduleConfig;
-  /** ANOMALY_SHRINK_PERCENT: a backup whose database or a table shrank by more than this is flagged; 0 turns the check off. */
-  anomalyShrinkPercent: number;
-}
-
-/** NotifyConfig is where notifications go; the URLs and the secret are never logged nor put in job data. */
-export interface NotifyConfig {
-  /** NOTIFY_WEBHOOK_URLS: a JSON POST per event to each. */
-  webhookUrls: string[];
-  /** NOTIFY_WEBHOOK_SECRET: the HMAC key of `X-Snapkeep-Signature`; unset, webhooks go unsigned. */
-  webhookSecret: string | undefined;
-  /** NOTIFY_ON_SUCCESS: also send `backup.succeeded`. */
-  onSuccess: boolean;
-  /** NOTIFY_HEALTHCHECKS_URL, without a trailing slash: `/start`, `` and `/fail` pings around scheduled backups. */
-  healthchecksUrl: string | undefined;
 }
 
 export interface S3StoreConfig {

@@ -2,10 +2,10 @@
  * Job names, payloads and results, declared once and shared by the API (producer), the workers and
  * the CLI. Job data is readable by anyone with Redis access: never put a secret in it.
  */
-export const QUEUE_NAMES = ['backup', 'restore', 'prune', 'apply'] as const;
+export const QUEUE_NAMES = ['backup', 'restore', 'prune'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
-export type ProgressPhase = 'snapshot' | 'upload' | 'download' | 'verify' | 'prune' | 'apply';
+export type ProgressPhase = 'snapshot' | 'upload' | 'download' | 'verify' | 'prune';
 
 /** JobProgress is what a running job reports and what `GET /api/jobs/:id` shows. */
 export interface JobProgress {
@@ -97,48 +97,4 @@ export interface PruneResult {
   skippedReason?: string;
 }
 
-/**
- * ApplyJobData asks a worker to put a backup in place of the live data (`backup apply`). It never
- * carries a command: the worker runs only the APP_STOP_COMMAND and APP_START_COMMAND of its host.
- */
-export interface ApplyJobData {
-  backupId: string;
-  /** A passphrase backup's passphrase, sealed like BackupJobData's. */
-  sealedPassphrase?: string;
-}
-
-/** AppliedMove is one rename an apply or rollback made: live data kept aside, or a restored copy put into place. */
-export interface AppliedMove {
-  from: string;
-  to: string;
-  role: 'aside' | 'into place';
-  /** Copied rather than renamed (another filesystem); from is still there. */
-  copied?: true;
-}
-
-/** SwapReport is what an apply or a rollback did to the live files, and how to undo it by hand. */
-export interface SwapReport {
-  /** Every move, in the order made. */
-  moves: AppliedMove[];
-  /** Shell lines that undo the moves, in the order to run them (with the application stopped). */
-  undo: string[];
-  /** The stop and start commands run, as shell would read them. */
-  commands: { stop?: string; start?: string };
-  /** The processes that had the database open when the stop command ran. */
-  stopped: Array<{ pid: number; command: string }>;
-  /** The placed database: where, its owner, group and mode (octal), and its journal mode. */
-  database: { path: string; uid: number; gid: number; mode: string; journalMode: string };
-  durationMs: number;
-}
-
-/** ApplyResult is an apply's record: the backup, whether it had to be restored first, and the swap. */
-export interface ApplyResult extends SwapReport {
-  backupId: string;
-  kind: 'database' | 'archive';
-  /** The verified restore that was put in place: `{DB_PATH}.restore.{id}` or the archive's restore directory. */
-  source: string;
-  /** True when the apply restored the backup itself (no verified restore was waiting). */
-  restored: boolean;
-}
-
-export const JOB_NAMES = { backup: 'backup', restore: 'restore', prune: 'prune', apply: 'apply' } as const satisfies Record<QueueName, string>;
+export const JOB_NAMES = { backup: 'backup', restore: 'restore', prune: 'prune' } as const satisfies Record<QueueName, string>;
