@@ -3,7 +3,9 @@
 import './memory-settings.js';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../src/version.js';
+import { registerApplyCommands } from './commands/apply-commands.js';
 import { registerBackupCommands } from './commands/backup-commands.js';
+import { registerDrillCommands } from './commands/drill-commands.js';
 import { registerTokenCommands } from './commands/token-commands.js';
 import { EXIT_USAGE, reportFailure } from './exit-codes.js';
 import type { ServiceRole } from './processes/run-service.js';
@@ -40,6 +42,8 @@ for (const [role, description] of services) {
   });
 }
 registerBackupCommands(program);
+registerApplyCommands(program);
+registerDrillCommands(program);
 registerTokenCommands(program);
 
 try {

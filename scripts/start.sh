@@ -2,8 +2,8 @@
 # Quick start on a fresh Debian/Ubuntu machine: installs what is missing (Debian packages, a
 # project-local Node 24 when the machine's is older than 22.12, npm packages from the lock), builds,
 # writes a .env with a new master key, a local backup directory and a demo database (unless you
-# configured your own), makes a superadmin token once (kept in data/quickstart.token and shown
-# again on every start), and runs `snapkeep serve` with an embedded Redis.
+# configured your own), makes a superadmin token and a viewer token for the dashboard once (kept in
+# data/quickstart*.token and shown again on every start), and runs `snapkeep serve` with an embedded Redis.
 # The service replaces this shell (exec): SIGTERM or Ctrl-C stops it and its embedded Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,15 +32,20 @@ fi
 
 # One quick-start token, made on the first start and shown again after: each start used to add a
 # new superadmin. If it was revoked (or its file lost), a new one replaces it.
-token_file=data/quickstart.token
+# The dashboard takes a viewer token (it is read-only; browsers keep its password): one of those too.
 mkdir -p data
-if [ -s "$token_file" ] && snapkeep token list --json | grep -q '"name": "quickstart"'; then
-  token=$(cat "$token_file")
-else
-  snapkeep token revoke quickstart >/dev/null 2>&1 || true
-  token=$(snapkeep token create --name quickstart --role superadmin)
-  printf '%s\n' "$token" > "$token_file"
-fi
+existing=$(snapkeep token list --json)
+quickstart_token() { # name role file
+  if [ -s "$3" ] && grep -q "\"name\": \"$1\"" <<<"$existing"; then
+    cat "$3"
+  else
+    snapkeep token revoke "$1" >/dev/null 2>&1 || true
+    snapkeep token create --name "$1" --role "$2" | tee "$3"
+  fi
+}
+token_file=data/quickstart.token
+token=$(quickstart_token quickstart superadmin "$token_file")
+dashboard_token=$(quickstart_token quickstart-dashboard viewer data/quickstart-dashboard.token)
 port=$(grep -E '^PORT=' .env | cut -d= -f2 || true)
 port=${PORT:-${port:-7100}}
 cat >&2 <<MSG
@@ -48,7 +53,7 @@ cat >&2 <<MSG
 snapkeep is starting on http://127.0.0.1:${port} (Node $(node -v))
   superadmin token: ${token}   (kept in ${token_file}; revoke with: node dist/cli/snapkeep.js token revoke quickstart)
   take a backup:    curl -X POST -H "Authorization: Bearer ${token}" http://127.0.0.1:${port}/api/backups
-  dashboard:        http://127.0.0.1:${port}/admin/queues  (user: anything, password: the token)
+  dashboard:        http://127.0.0.1:${port}/admin/queues  (user: anything, password: ${dashboard_token})
   stop:             Ctrl-C, or SIGTERM to this process
 
 MSG

@@ -35,9 +35,17 @@ export type ErrorCode =
   | 'identity_required'
   | 'invalid_config'
   | 'object_too_large'
+  | 'metadata_damaged'
   | 'unauthenticated_job'
   | 'invalid_job'
   | 'unverified_origin'
+  | 'database_in_use'
+  | 'command_failed'
+  | 'apply_failed'
+  | 'apply_refused'
+  | 'nothing_to_roll_back'
+  | 'notify_failed'
+  | 'not_flagged'
   | 'internal';
 
 /** BackupNotFoundError is what every store turns its own "missing" (NoSuchKey, ENOENT) into. */

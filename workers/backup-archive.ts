@@ -74,7 +74,7 @@ export async function backupArchiveOrAge(data: BackupJobData, ctx: JobContext): 
       'snapkeep-format': `${kind}-${protection === 'master-key' ? (zstd ? 'crbu4' : 'crbu2') : 'age'}`, 'snapkeep-encryption': protection,
       ...(zstd ? { 'snapkeep-compression': 'zstd' } : {}),
       // An archive's manifest records them too (authenticated with it); a bare age database has only these.
-      ...factsMetadata(backupId, snapshot, config.masterKey),
+      ...factsMetadata(backupId, { ...snapshot, format: protection === 'master-key' ? (zstd ? 'crbu4' : 'crbu2') : 'age', ...(kind === 'archive' ? { size: undefined } : {}) }, config.masterKey),
     };
     if (protection === 'master-key') {
       transforms.push(createEncryptStream(config.masterKey!, zstd ? 4 : 2));

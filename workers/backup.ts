@@ -64,7 +64,7 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
       metadata: {
         'snapkeep-key': keyFingerprint(config.masterKey), 'snapkeep-format': zstd ? 'crbu3' : 'crbu1',
         ...(zstd ? { 'snapkeep-compression': 'zstd' } : {}),
-        ...factsMetadata(backupId, snapshot, config.masterKey),
+        ...factsMetadata(backupId, { ...snapshot, format: zstd ? 'crbu3' : 'crbu1' }, config.masterKey),
       },
       expectedSize: bytesTotal,
       ...(zstd ? {} : { onProgress: progress }),

@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job, type Processor } from 'bullmq';
 import { SnapkeepError, coerceError, isRetryable } from '../src/errors.js';
 import type { JobProgress } from '../src/queue/job-types.js';
-import type { AuthenticateJob } from './authenticate-job.js';
+import type { AuthenticateJob, AuthenticatedJob } from './authenticate-job.js';
 import type { JobContext } from './job-context.js';
 
 /** JobGate is what every job passes before its function runs, and who hears of a refusal. */
@@ -26,9 +26,9 @@ const PROGRESS_INTERVAL_MS = 250;
  */
 export function toProcessor<D, R>(run: JobFunction<D, R>, base: Omit<JobContext, 'reportProgress' | 'signal'>, gate: JobGate): Processor<D, R> {
   return async (job: Job<D, R>, _token?: string, signal?: AbortSignal) => {
-    let data: D;
+    let authenticated: AuthenticatedJob;
     try {
-      data = (await gate.authenticate(job as Job)) as D;
+      authenticated = await gate.authenticate(job as Job);
     } catch (thrown) {
       // Someone wrote this job to Redis without the master key, or with data the API would refuse:
       // nothing of it runs, it is not retried, and it is logged at warn with its id (never its data).
@@ -38,6 +38,7 @@ export function toProcessor<D, R>(run: JobFunction<D, R>, base: Omit<JobContext,
       gate.onRefused?.(job.queueName, code);
       throw new UnrecoverableError(`${code}: ${err.message}`);
     }
+    const data = authenticated.data as D;
     await gate.beforeRun?.(job as Job);
     let lastSent = 0;
     let lastPhase = '';
@@ -51,10 +52,14 @@ export function toProcessor<D, R>(run: JobFunction<D, R>, base: Omit<JobContext,
     };
     const logger = base.logger.child({ jobId: job.id, queue: job.queueName, attempt: job.attemptsMade + 1 });
     try {
-      return await run(data, { ...base, logger, reportProgress, ...(signal ? { signal } : {}) });
+      const result = await run(data, { ...base, logger, reportProgress, ...(signal ? { signal } : {}) });
+      authenticated.finished('completed');
+      return result;
     } catch (thrown) {
       const err = coerceError(thrown);
       logger.error('job attempt failed', { error: err.message, code: err instanceof SnapkeepError ? err.code : undefined, retryable: isRetryable(err) });
+      // A final failure ends the job as surely as success: the same signed job never runs again.
+      authenticated.finished(isRetryable(err) ? 'failed' : 'completed');
       if (!isRetryable(err)) throw new UnrecoverableError(err.message);
       throw err;
     }

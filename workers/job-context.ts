@@ -25,4 +25,10 @@ export interface JobContext {
    * key here, or no authenticator). Only ever set by the operator at the keyboard, never from Redis.
    */
   trustUnverifiedOrigin?: boolean;
+  /**
+   * The CLI's --stop-command and --start-command (argv), used by `backup apply` in place of
+   * APP_STOP_COMMAND and APP_START_COMMAND. Only ever set at the keyboard: a queued apply runs the
+   * commands of the worker's own settings, never one from Redis.
+   */
+  appCommands?: { stop?: string[]; start?: string[] };
 }

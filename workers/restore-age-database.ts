@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { AgeKeys } from '../src/age/age-decrypt.js';
 import { readFacts } from '../src/backups/backup-facts.js';
+import { createOutputLimit, restoreOutputLimit } from '../src/compression/output-limit.js';
 import { restoreJournalMode } from '../src/snapshot/journal-mode.js';
 import { requireDbPath } from '../src/config/load-config.js';
 import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
@@ -27,14 +28,18 @@ export async function restoreAgeDatabase(backup: FoundBackup, data: RestoreJobDa
   await assertRestoreTargetFree(target, force);
   await sweepStaleTemporaries(dirname(dbPath), ctx.logger);
   const temp = temporaryPath(dirname(dbPath), 'restore');
+  const masterKeys = [ctx.config.masterKey, ...ctx.config.previousMasterKeys].filter((k): k is Buffer => k !== undefined);
+  const facts = readFacts(backup.id, backup.metadata, masterKeys);
+  // Never more than the recorded size (or 100 × the object's without a record): a `.zst.age` planted
+  // by whoever holds the public key must not fill the disk beside the live database.
+  const limit = await restoreOutputLimit(dirname(dbPath), backup.size, facts.size);
   try {
     const plaintext = await openBackupPlaintext(ctx, backup, keys);
-    await pipeline(plaintext.stream, createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 }));
+    await pipeline(plaintext.stream, createOutputLimit(limit), createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 }));
     await syncPath(temp);
     ctx.reportProgress({ phase: 'verify', percent: 0, bytesDone: 0, bytesTotal: 0 });
     await verifySqliteFile(temp);
-    const masterKeys = [ctx.config.masterKey, ...ctx.config.previousMasterKeys].filter((k): k is Buffer => k !== undefined);
-    const { journalMode } = readFacts(backup.id, backup.metadata, masterKeys);
+    const { journalMode } = facts;
     restoreJournalMode(temp, journalMode);
     if (journalMode === 'wal') await syncPath(temp);
     const size = (await stat(temp)).size;

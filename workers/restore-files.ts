@@ -1,6 +1,7 @@
-import { link, lstat, open, rename, rm } from 'node:fs/promises';
+import { link, lstat, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SnapkeepError, coerceError } from '../src/errors.js';
+import { syncPath } from '../src/sync-path.js';
 
 // Filesystems that cannot hard-link (some FUSE and SMB mounts) answer one of these.
 const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
@@ -40,15 +41,8 @@ export async function placeRestore(temp: string, target: string, force: boolean)
   await syncPath(dirname(target));
 }
 
-/** syncPath flushes a file's data or a directory's entries, so they survive a power cut. */
-export async function syncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+// syncPath lives in src/ since `backup apply` flushes with it too; restore.ts still imports it from here.
+export { syncPath };
 
 /** explainDiskFull turns ENOSPC/EDQUOT while writing a restore into the operator's words. */
 export function explainDiskFull(thrown: unknown, dbPath: string): Error {

@@ -7,6 +7,8 @@ import { readFacts } from '../src/backups/backup-facts.js';
 import { findBackup } from '../src/backups/find-backup.js';
 import { restoreJournalMode } from '../src/snapshot/journal-mode.js';
 import { createVersionDecoder } from '../src/compression/decode-by-version.js';
+import { createOutputLimit, restoreOutputLimit, type OutputLimit } from '../src/compression/output-limit.js';
+import { assertFingerprint } from '../src/snapshot/assert-fingerprint.js';
 import { isZstdError } from '../src/compression/zstd.js';
 import { createDecryptStream, UnsupportedCrbuVersionError } from '../src/crypto/crbu-decrypt-stream.js';
 import { ZSTD_CRBU_VERSIONS } from '../src/crypto/crbu-format.js';
@@ -51,22 +53,34 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
   await sweepStaleTemporaries(dirname(dbPath), logger);
   const temp = temporaryPath(dirname(dbPath), 'restore');
   logger.info('restore started', { target });
+  // What the backup recorded about itself, authenticated by a master key (none: an older backup,
+  // another CRBU writer's, or one planted in the bucket: restored, but as `unverified`).
+  const facts = readFacts(backup.id, backup.metadata, keys.map((k) => k.key));
+  if (!facts.authenticated) logger.warn('backup carries no authenticated record of what it holds: restored as unverified');
+  const expectedVersion = facts.format === 'crbu1' ? 1 : facts.format === 'crbu3' ? 3 : undefined;
+  const limit = await restoreOutputLimit(dirname(dbPath), backup.size, facts.size);
   try {
-    const keyIndex = await decryptWithKeys(ctx, backup.name, keys, temp);
+    const keyIndex = await decryptWithKeys(ctx, backup.name, keys, temp, { expectedVersion, limit });
     ctx.reportProgress({ phase: 'verify', percent: 0, bytesDone: 0, bytesTotal: 0 });
     // The flush to disk and the integrity check overlap (one writes the page cache out, the other
     // reads it): both must pass before the file is placed, and a restore is shorter by the lesser.
     const [synced, verified] = await Promise.allSettled([syncPath(temp), verifySqliteFile(temp)]);
     if (verified.status === 'rejected') throw verified.reason;
     if (synced.status === 'rejected') throw synced.reason;
+    // The content the backup recorded: a ciphertext swapped in from another backup of the same key
+    // decrypts and passes integrity_check, but not this.
+    if (facts.fingerprint) await assertFingerprint(temp, facts.fingerprint, backup.id);
     // The live database's journal mode, as the backup recorded it (authenticated; older backups: none).
-    const { journalMode } = readFacts(backup.id, backup.metadata, keys.map((k) => k.key));
+    const { journalMode } = facts;
     restoreJournalMode(temp, journalMode);
     if (journalMode === 'wal') await syncPath(temp);
     const size = (await stat(temp)).size;
     await placeRestore(temp, target, force);
     ctx.reportProgress({ phase: 'verify', percent: 100, bytesDone: size, bytesTotal: size });
-    const result: RestoreResult = { backupId: backup.id, path: target, size, durationMs: Date.now() - started, keyIndex, ...(journalMode ? { journalMode } : {}) };
+    const result: RestoreResult = {
+      backupId: backup.id, path: target, size, durationMs: Date.now() - started, keyIndex,
+      ...(journalMode ? { journalMode } : {}), origin: facts.authenticated ? 'verified' : 'unverified',
+    };
     logger.info('restore completed', { target, size, durationMs: result.durationMs, keyIndex });
     return result;
   } catch (err) {
@@ -81,21 +95,28 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
  * key's configured index. A key that fails the tag and yields no SQLite header is the wrong key;
  * one that yields a SQLite header is the right key of a damaged backup: no other key is tried.
  */
-async function decryptWithKeys(ctx: JobContext, name: string, keys: IndexedKey[], temp: string): Promise<number> {
+async function decryptWithKeys(ctx: JobContext, name: string, keys: IndexedKey[], temp: string, bounds: DecryptBounds): Promise<number> {
   for (const [position, { key, index }] of keys.entries()) {
-    if ((await downloadAndDecrypt(ctx, name, key, temp)) === 'opened') return index;
+    if ((await downloadAndDecrypt(ctx, name, key, temp, bounds)) === 'opened') return index;
     ctx.logger.info('backup did not open with this key', { keyPosition: position, keysLeft: keys.length - position - 1 });
   }
   throw new SnapkeepError('decrypt_failed', 'wrong master key or corrupted backup');
 }
 
 /** downloadAndDecrypt streams one attempt into temp (truncating it); 'wrong-key' when this key does not open the backup. */
-async function downloadAndDecrypt(ctx: JobContext, name: string, key: Buffer, temp: string): Promise<'opened' | 'wrong-key'> {
+/** DecryptBounds: the envelope version the backup recorded (if any) and how much may be written. */
+interface DecryptBounds {
+  expectedVersion: number | undefined;
+  limit: OutputLimit;
+}
+
+async function downloadAndDecrypt(ctx: JobContext, name: string, key: Buffer, temp: string, bounds: DecryptBounds): Promise<'opened' | 'wrong-key'> {
   const object = await ctx.store.get(name, ctx.signal ? { signal: ctx.signal } : {});
   const bytesTotal = object.size;
   const counter = countDownload(ctx, bytesTotal);
   const probe = new PlaintextProbe();
-  const decrypt = createDecryptStream(key, { acceptVersions: [1, 3] });
+  // A recorded format admits only its own version: an altered version byte fails here, before any zstd.
+  const decrypt = createDecryptStream(key, { acceptVersions: bounds.expectedVersion !== undefined ? [bounds.expectedVersion] : [1, 3] });
   try {
     await pipeline(
       object.body,
@@ -104,6 +125,7 @@ async function downloadAndDecrypt(ctx: JobContext, name: string, key: Buffer, te
       // Version 3 is a zstd frame of the database: decompressed here, so the probe and the
       // integrity check see the database itself.
       createVersionDecoder(() => decrypt.version, ZSTD_CRBU_VERSIONS),
+      createOutputLimit(bounds.limit),
       probe,
       // 'w' truncates: a second key's attempt starts from an empty file. Mode 0600 from creation on.
       createWriteStream(temp, { flags: 'w', mode: 0o600, highWaterMark: WRITE_HIGH_WATER_MARK }),

@@ -2,18 +2,50 @@ import type { Queue } from 'bullmq';
 import type { ScheduleConfig } from '../src/config/config.js';
 import type { Logger } from '../src/logging/create-logger.js';
 import type { JobSigner } from '../src/queue/job-auth.js';
-import type { BackupJobData, BackupResult, PruneJobData } from '../src/queue/job-types.js';
-import { SCHEDULER_ID } from '../src/queue/queues.js';
+import type { BackupJobData, BackupResult, PruneJobData, QueueName, VerifyJobData } from '../src/queue/job-types.js';
+import { SCHEDULER_ID, VERIFY_SCHEDULER_ID } from '../src/queue/queues.js';
 
 // A template's signature is made once for what it says, not for when: upserting it again writes the
 // same bytes, so the pending slot is kept. Templates are not subject to the jobs' validity period.
 const TEMPLATE_SIGNED_AT = new Date(0);
-const TEMPLATE_ID = { queue: 'backup', name: 'backup', id: SCHEDULER_ID } as const;
+
+/**
+ * SchedulerSpec is one job scheduler snapkeep keeps in Redis, signed and guarded: the scheduled
+ * backup (BACKUP_SCHEDULE_*) and the scheduled restore drill (BACKUP_VERIFY_SCHEDULE_HOURS).
+ */
+export interface SchedulerSpec {
+  queue: QueueName;
+  /** The scheduler's id, also the signed template's identity. */
+  id: string;
+  /** What it schedules, for the log: `backup`, `restore drill`. */
+  what: string;
+  schedule: ScheduleConfig;
+  data: object;
+  /**
+   * Whether a new scheduler's first job waits one period (a drill right after the first start
+   * would find nothing to verify). An existing scheduler keeps its pending slot either way.
+   */
+  firstAfterPeriod?: boolean;
+}
+
+const templateId = (spec: SchedulerSpec) => ({ queue: spec.queue, name: spec.queue, id: spec.id });
+
+/** backupSchedulerSpec is the scheduled backup. */
+export const backupSchedulerSpec = (schedule: ScheduleConfig): SchedulerSpec => ({
+  queue: 'backup', id: SCHEDULER_ID, what: 'backup', schedule, data: { trigger: 'schedule' } satisfies BackupJobData,
+});
+
+/** drillSchedulerSpec is the scheduled restore drill: BACKUP_VERIFY_SCHEDULE_HOURS, first run one period after it is set up. */
+export const drillSchedulerSpec = (schedule: ScheduleConfig): SchedulerSpec => ({
+  queue: 'verify', id: VERIFY_SCHEDULER_ID, what: 'restore drill', schedule, data: { trigger: 'schedule' } satisfies VerifyJobData, firstAfterPeriod: true,
+});
 
 /** scheduleTemplate is the signed data of every scheduled backup job. */
 export function scheduleTemplate(signer: JobSigner): BackupJobData {
-  return signer.signTemplate(TEMPLATE_ID, { trigger: 'schedule' } satisfies BackupJobData, TEMPLATE_SIGNED_AT);
+  return signedTemplate(backupSchedulerSpec({ type: 'off' }), signer) as BackupJobData;
 }
+
+const signedTemplate = (spec: SchedulerSpec, signer: JobSigner): object => signer.signTemplate(templateId(spec), spec.data, TEMPLATE_SIGNED_AT);
 
 /**
  * upsertSchedule makes the `scheduled-backup` job scheduler match the settings. Every serve and
@@ -23,16 +55,24 @@ export function scheduleTemplate(signer: JobSigner): BackupJobData {
  * doubles it (an `every` upsert keeps the pending slot's time instead of firing again).
  */
 export async function upsertSchedule(queue: Queue<BackupJobData>, schedule: ScheduleConfig, logger: Logger, signer: JobSigner): Promise<void> {
+  await upsertScheduler(queue as Queue, backupSchedulerSpec(schedule), logger, signer);
+}
+
+/** upsertScheduler makes one job scheduler match its spec (upsertSchedule's generalisation). */
+export async function upsertScheduler(queue: Queue, spec: SchedulerSpec, logger: Logger, signer: JobSigner): Promise<void> {
+  const { schedule } = spec;
   if (schedule.type === 'off') {
-    const removed = await queue.removeJobScheduler(SCHEDULER_ID);
-    logger.info('backup schedule off', { removed });
+    const removed = await queue.removeJobScheduler(spec.id);
+    logger.info(`${spec.what} schedule off`, { removed });
     return;
   }
   const repeat = schedule.type === 'every'
     ? { every: schedule.everyMs }
     : { pattern: schedule.pattern, tz: schedule.tz };
-  await queue.upsertJobScheduler(SCHEDULER_ID, repeat, { name: 'backup', data: scheduleTemplate(signer) });
-  logger.info('backup schedule set', schedule.type === 'every' ? { everyMs: schedule.everyMs } : { cron: schedule.pattern, tz: schedule.tz });
+  // A start date only for a new scheduler: an upsert without one keeps an existing scheduler's slot.
+  const delayFirst = spec.firstAfterPeriod && schedule.type === 'every' && !(await queue.getJobScheduler(spec.id));
+  await queue.upsertJobScheduler(spec.id, delayFirst ? { ...repeat, startDate: Date.now() + schedule.everyMs } : repeat, { name: spec.queue, data: signedTemplate(spec, signer) });
+  logger.info(`${spec.what} schedule set`, schedule.type === 'every' ? { everyMs: schedule.everyMs } : { cron: schedule.pattern, tz: schedule.tz });
 }
 
 /** pruneJobIdAfter is the id of the prune that follows a scheduled backup: one per backup, whoever enqueues it. */
@@ -66,36 +106,45 @@ export async function enqueuePruneAfterBackup(queue: Queue<PruneJobData>, backup
  * what it repaired, for the log and tests.
  */
 export async function guardSchedule(queue: Queue<BackupJobData>, schedule: ScheduleConfig, logger: Logger, signer: JobSigner): Promise<string[]> {
+  return guardScheduler(queue as Queue, backupSchedulerSpec(schedule), logger, signer);
+}
+
+/**
+ * guardScheduler is guardSchedule for any SchedulerSpec: on its queue, only our scheduler may
+ * exist, with our timing, our signed template and a pending slot carrying that template.
+ */
+export async function guardScheduler(queue: Queue, spec: SchedulerSpec, logger: Logger, signer: JobSigner): Promise<string[]> {
+  const { schedule } = spec;
   const repaired: string[] = [];
   for (const scheduler of await queue.getJobSchedulers()) {
-    if (scheduler.key === SCHEDULER_ID) continue;
+    if (scheduler.key === spec.id) continue;
     await queue.removeJobScheduler(scheduler.key);
     repaired.push(`removed foreign scheduler ${scheduler.key}`);
   }
-  const ours = await queue.getJobScheduler(SCHEDULER_ID);
+  const ours = await queue.getJobScheduler(spec.id);
   if (schedule.type === 'off') {
     if (ours) {
-      await queue.removeJobScheduler(SCHEDULER_ID);
+      await queue.removeJobScheduler(spec.id);
       repaired.push('removed a schedule the settings turn off');
     }
   } else if (!ours) {
-    await upsertSchedule(queue, schedule, logger, signer);
+    await upsertScheduler(queue, spec, logger, signer);
     repaired.push('restored the missing schedule');
   } else {
     const timing = schedule.type === 'every'
       ? ours.every === schedule.everyMs && ours.pattern == null
       : ours.pattern === schedule.pattern && (ours.tz ?? 'UTC') === schedule.tz && ours.every == null;
-    const slot = ours.next !== undefined ? await queue.getJob(`repeat:${SCHEDULER_ID}:${ours.next}`) : undefined;
-    const slotForged = slot !== undefined && !signer.verifyTemplate(TEMPLATE_ID, slot.data);
-    if (ours.name !== 'backup' || !timing || !signer.verifyTemplate(TEMPLATE_ID, ours.template?.data) || slotForged) {
+    const slot = ours.next !== undefined ? await queue.getJob(`repeat:${spec.id}:${ours.next}`) : undefined;
+    const slotForged = slot !== undefined && !signer.verifyTemplate(templateId(spec), slot.data);
+    if (ours.name !== spec.queue || !timing || !signer.verifyTemplate(templateId(spec), ours.template?.data) || slotForged) {
       // Removing also removes the pending slot, whose data may be the forged one.
-      await queue.removeJobScheduler(SCHEDULER_ID);
+      await queue.removeJobScheduler(spec.id);
       if (slot && slotForged) await slot.remove().catch(() => undefined);
-      await upsertSchedule(queue, schedule, logger, signer);
+      await upsertScheduler(queue, spec, logger, signer);
       repaired.push('replaced a rewritten schedule');
     }
   }
-  for (const what of repaired) logger.warn('schedule repaired: it was changed in Redis by something other than snapkeep', { what });
+  for (const what of repaired) logger.warn('schedule repaired: it was changed in Redis by something other than snapkeep', { what, scheduler: spec.id });
   return repaired;
 }
 

@@ -5,10 +5,13 @@ import type { Config } from '../src/config/config.js';
 import type { Logger } from '../src/logging/create-logger.js';
 import type { BackupJobData, BackupResult, PruneJobData, PruneResult, RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
 import type { Queues } from '../src/queue/queues.js';
+import type { ApplyJobData, ApplyResult, NotifyJobData, NotifyResult, VerifyJobData, VerifyResult } from '../src/queue/job-types.js';
 import { sweepStaleTemporaries } from '../src/snapshot/temporary-files.js';
 import type { BackupStore } from '../src/storage/backup-store.js';
+import { apply } from './apply/apply.js';
 import { backup, snapshotTempDir } from './backup.js';
 import { backupsBeingRestored } from './backups-being-restored.js';
+import { JobLedger } from '../src/queue/job-ledger.js';
 import { jobAuthenticator } from './authenticate-job.js';
 import { toProcessor, type JobGate } from './bullmq-processor.js';
 import { removeStalePartialRestores, restoreRootDir } from './partial-restores.js';
@@ -16,6 +19,7 @@ import { prune } from './prune.js';
 import { restore } from './restore.js';
 import { startPassphraseKeyring } from './passphrase-keyring.js';
 import { enqueuePruneAfterBackup, GUARD_INTERVAL_MS, guardSchedule, upsertSchedule } from './schedule.js';
+import { startMonitoring } from './monitoring/start-monitoring.js';
 
 /**
  * JOB_LOCK_MS is how long a worker's lock on its active job lasts without renewal (renewed every
@@ -48,6 +52,8 @@ export interface StartWorkersOptions {
   onJobRefused?: (queue: string, code: string) => void;
   /** How often the schedule is checked for tampering (default GUARD_INTERVAL_MS; tests shorten it). */
   scheduleGuardMs?: number;
+  /** How long one notification delivery may take (default 10 s; tests shorten it). */
+  notifyTimeoutMs?: number;
 }
 
 /**
@@ -63,6 +69,8 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   await removeStalePartialRestores(restoreRootDir(config.stateDir), logger);
   // One backup at a time across every worker process: BullMQ's global concurrency lives in Redis.
   await queues.backup.setGlobalConcurrency(1);
+  // One apply at a time too: two would each move the other's files aside.
+  await queues.apply.setGlobalConcurrency(1);
   // Before any worker takes a job: a process started with the schedule off must not run a due slot.
   const signer = queues.signer();
   await upsertSchedule(queues.backup, config.schedule, logger, signer);
@@ -72,25 +80,40 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   const restoreRedisState = (): void => {
     Promise.all([queues.backup.setGlobalConcurrency(1), upsertSchedule(queues.backup, config.schedule, logger, signer)])
       .catch((err: Error) => logger.warn('could not set the schedule again after Redis reconnected', { error: err.message }));
+    queues.apply.setGlobalConcurrency(1).catch((err: Error) => logger.warn('could not set the one-apply limit again after Redis reconnected', { error: err.message }));
   };
   producer.on('ready', restoreRedisState);
+  // Restore drills, notifications and the anomaly guardrail (issue 16), hooked around the jobs.
+  const monitoring = await startMonitoring({
+    config, store, queues, logger, signer, redis: options.connect(),
+    ...(options.scheduleGuardMs !== undefined ? { guardIntervalMs: options.scheduleGuardMs } : {}),
+    ...(options.notifyTimeoutMs !== undefined ? { notifyTimeoutMs: options.notifyTimeoutMs } : {}),
+  });
+  const restoreMonitoring = (): void => {
+    monitoring.restoreRedisState().catch((err: Error) => logger.warn('could not set the drill schedule again after Redis reconnected', { error: err.message }));
+  };
+  producer.on('ready', restoreMonitoring);
 
   // Passphrase backups (issue 7): an ephemeral key, announced in Redis, that producers seal passphrases to.
   const passphrases = await startPassphraseKeyring(options.connect(), config, logger);
   const base = {
     config, store, logger, keyring: passphrases.keyring,
-    backupsBeingRestored: () => backupsBeingRestored(queues.restore),
+    backupsBeingRestored: () => backupsBeingRestored(queues.restore, queues.apply),
   };
+  const monitoredBackup = monitoring.wrapBackup(backup);
   const backupThenPrune = async (data: BackupJobData, ctx: Parameters<typeof backup>[1]): Promise<BackupResult> => {
-    const result = await backup(data, ctx);
-    if (data.trigger === 'schedule') await enqueuePruneAfterBackup(queues.prune, result, ctx.logger, signer);
+    const result = await monitoredBackup(data, ctx);
+    const mayPrune = monitoring.mayPruneAfter(result);
+    if (data.trigger === 'schedule' && mayPrune) await enqueuePruneAfterBackup(queues.prune, result, ctx.logger, signer);
     return result;
   };
   const workerOptions = (connection: Redis) => ({
     connection, prefix: config.queuePrefix, concurrency: 1, lockDuration: JOB_LOCK_MS, stalledInterval: STALLED_CHECK_MS,
   });
+  // This host's record of the signed jobs it ran (STATE_DIR/jobs.db): no job completes twice.
+  const ledger = new JobLedger(config.stateDir);
   const gate: JobGate = {
-    authenticate: jobAuthenticator(config, signer),
+    authenticate: monitoring.authenticate(jobAuthenticator(config, signer, ledger)),
     ...(options.onJobRefused ? { onRefused: options.onJobRefused } : {}),
     // A backup request joins a backup only while it waits: once this one starts (its snapshot next),
     // a new request makes one follow-up backup, which later requests join (issue 13, finding 9).
@@ -102,7 +125,10 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   const workers: Worker[] = [
     new Worker<BackupJobData, BackupResult>('backup', toProcessor(backupThenPrune, base, gate), workerOptions(options.connect())),
     new Worker<RestoreJobData, RestoreResult>('restore', toProcessor(restore, base, gate), workerOptions(options.connect())),
-    new Worker<PruneJobData, PruneResult>('prune', toProcessor(prune, base, gate), workerOptions(options.connect())),
+    new Worker<PruneJobData, PruneResult>('prune', toProcessor(monitoring.wrapPrune(prune), base, gate), workerOptions(options.connect())),
+    new Worker<VerifyJobData, VerifyResult>('verify', toProcessor(monitoring.verify, base, gate), workerOptions(options.connect())),
+    new Worker<NotifyJobData, NotifyResult>('notify', toProcessor(monitoring.notify, base, gate), workerOptions(options.connect())),
+    new Worker<ApplyJobData, ApplyResult>('apply', toProcessor(apply, base, gate), workerOptions(options.connect())),
   ] as Worker[];
   // Whoever can write to Redis can rewrite the schedule's template: check it, and put ours back.
   const guard = setInterval(() => {
@@ -113,11 +139,17 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
 
   for (const worker of workers) {
     worker.on('error', (err) => logger.warn('worker connection error', { queue: worker.name, error: err.message }));
-    worker.on('completed', (job) => options.onJobFinished?.(worker.name, 'completed', job.returnvalue, (job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now())));
+    // Drills and notifications have their own records (issue 16): the job statistics would file them as restores.
+    const counted = worker.name !== 'verify' && worker.name !== 'notify';
+    worker.on('completed', (job) => {
+      monitoring.jobCompleted(worker.name, job);
+      if (counted) options.onJobFinished?.(worker.name, 'completed', job.returnvalue, (job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now()));
+    });
     worker.on('failed', (job, err) => {
       if (!job) return;
       const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
-      if (final) options.onJobFinished?.(worker.name, 'failed', null, (job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now()));
+      monitoring.jobFailed(worker.name, job, err, final);
+      if (final && counted) options.onJobFinished?.(worker.name, 'failed', null, (job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now()));
     });
   }
   logger.info('workers started', { queues: workers.map((w) => w.name) });
@@ -125,9 +157,12 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
     workers,
     async close() {
       clearInterval(guard);
+      monitoring.stop();
       producer.off('ready', restoreRedisState);
+      producer.off('ready', restoreMonitoring);
       await Promise.all(workers.map((w) => w.close()));
       await passphrases.stop();
+      ledger.close();
     },
   };
 }

@@ -23,7 +23,8 @@ export function printArchiveRestore(result: RestoreResult): void {
     if (archive.skipped.length > 20) out(`  … and ${archive.skipped.length - 20} more (see manifest.json)`);
   }
   out('');
-  out('Nothing live was touched. To put it in place, stop the application, then in this order:');
+  out(`Nothing live was touched. To put it in place: snapkeep backup apply --id ${result.backupId} [--stop-command CMD] [--start-command CMD]`);
+  out('(it restores afresh, keeps every replaced path aside and can undo it), or by hand: stop the application, then in this order:');
   let group = '';
   let step = 0;
   for (const move of archive.moves) {

@@ -15,19 +15,22 @@ import { ProgressBar } from '../progress-bar.js';
 import { cliLogger, connectRedis, inProcessContext, loadCliConfig, redisTarget, requireStore } from '../runtime.js';
 import { printArchiveRestore } from './archive-output.js';
 import { printBackupTable, printPruneResult, printSwapSteps } from './backup-output.js';
+import { printAnomalies, warnIfAnomalous } from './anomaly-output.js';
+import { withBackupStatus } from '../../src/verification/backup-status.js';
 import { readCliSecrets, sealForQueue, sealInProcess, type CliSecrets } from './cli-secrets.js';
 import { parseIsoTime } from './parse-iso-time.js';
 
 /** Which of src/queue/enqueue.js adds an operation's job (loaded only with --queue). */
-type EnqueueName = 'enqueueBackup' | 'enqueueRestore' | 'enqueuePrune';
+type EnqueueName = 'enqueueBackup' | 'enqueueRestore' | 'enqueuePrune' | 'enqueueApply' | 'enqueueVerify';
 
-const print = (value: unknown): void => { process.stdout.write(`${JSON.stringify(value, null, 2)}\n`); };
+/** print writes a result as indented JSON (--json). */
+export const print = (value: unknown): void => { process.stdout.write(`${JSON.stringify(value, null, 2)}\n`); };
 
 /**
  * runOperation runs a job function in this process (the default: works with Redis and the service
  * down), or with `--queue` enqueues it into the running service and follows it.
  */
-async function runOperation<D extends object, R>(
+export async function runOperation<D extends object, R>(
   config: Config,
   options: { queue?: boolean; json?: boolean },
   run: JobFunction<D, R>,
@@ -72,7 +75,7 @@ async function runOperation<D extends object, R>(
  * stopped restore or backup removes its temporary files (decrypted plaintext, snapshots) before the
  * process exits 130, instead of leaving them for the next worker start. A second signal exits at once.
  */
-async function runInterruptibly<R>(operation: (signal: AbortSignal) => Promise<R>): Promise<R> {
+export async function runInterruptibly<R>(operation: (signal: AbortSignal) => Promise<R>): Promise<R> {
   const controller = new AbortController();
   let received: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -108,6 +111,8 @@ export function registerBackupCommands(program: Command): void {
       const result = await runOperation<BackupJobData, BackupResult>(config, options, backup, { trigger: 'cli' }, 'enqueueBackup', secrets);
       if (options.json) print(result);
       else process.stdout.write(`backup ${result.backupId} stored as ${result.key} (${result.size} bytes)\n`);
+      // A worker checks its own backups; one taken here is checked here (issue 16), and flagged, never notified.
+      if (!options.queue) await warnIfAnomalous(config, result);
     });
 
   group.command('list')
@@ -115,9 +120,14 @@ export function registerBackupCommands(program: Command): void {
     .option('--json', 'print the API\'s {backups: […]}')
     .action(async (options: { json?: boolean }) => {
       const config = loadCliConfig({ store: true });
-      const backups = await listBackups(requireStore(config));
+      const store = requireStore(config);
+      // Anomaly flags live in the store (issue 16); drills' records in Redis, which this command does not need.
+      const backups = await withBackupStatus(await listBackups(store), { store, masterKeys: [config.masterKey, ...config.previousMasterKeys] });
       if (options.json) print({ backups });
-      else printBackupTable(backups);
+      else {
+        printBackupTable(backups);
+        printAnomalies(backups);
+      }
     });
 
   group.command('restore')

@@ -31,9 +31,11 @@ export function printSwapSteps(result: RestoreResult): void {
   const dbPath = result.path.endsWith(suffix) ? result.path.slice(0, -suffix.length) : result.path;
   out(`restored and verified: ${result.path} (${humanSize(result.size)}, integrity_check ok)`);
   out('');
-  out('To put it in place:');
+  out(`To put it in place: snapkeep backup apply --id ${result.backupId} [--stop-command CMD] [--start-command CMD]`);
+  out('(it checks that nothing has the database open, keeps the old files aside and can undo it), or by hand:');
   out('  1. stop the application that uses the database');
-  out(`  2. mv ${shellQuote(dbPath)} ${shellQuote(`${dbPath}.old`)} && mv ${shellQuote(result.path)} ${shellQuote(dbPath)}`);
+  out(`  2. chown --reference=${shellQuote(dbPath)} ${shellQuote(result.path)} && chmod --reference=${shellQuote(dbPath)} ${shellQuote(result.path)}`);
+  out(`     mv ${shellQuote(dbPath)} ${shellQuote(`${dbPath}.old`)} && mv ${shellQuote(result.path)} ${shellQuote(dbPath)}`);
   // SQLite pairs "X-wal" with "X": a stale -wal left under the live name would be replayed into the
   // restored file, and one renamed any other way than "X.old-wal" is lost to the old database.
   out(`     if the old database left a -wal or -shm file, move it along with the database before starting:`);

@@ -70,13 +70,10 @@ export async function runService(role: ServiceRole, config: Config, options: Ser
       const statsKey = jobStatsKey(queues);
       workers = await startWorkers({
         config, store, queues, logger, connect,
-        onJobFinished: jobStatsRecorder(producer, statsKey, logger),
+        onJobFinished: jobStatsRecorder(producer, statsKey, logger, config.masterKey),
         onJobRefused: refusedJobRecorder(producer, refusedJobsKey(queues), logger),
       });
-      void seedLastSuccessfulBackup(producer, statsKey, async () => {
-        const [newest] = await listBackups(store);
-        return newest ? new Date(newest.createdAt) : undefined;
-      }, logger);
+      void seedLastSuccessfulBackup(producer, statsKey, () => listBackups(store, { logger }), logger, config.masterKey);
     }
     else logger.warn('backups are disabled (BACKUP_S3_ENDPOINT and BACKUP_LOCAL_DIR are unset): no worker started');
   }
@@ -87,7 +84,7 @@ export async function runService(role: ServiceRole, config: Config, options: Ser
     tokens = new TokenStore(config.stateDir);
     // Passphrases are sealed for the live workers before they reach Redis (issue 7).
     const sealPassphrase = passphraseSealer(producer, config);
-    const app = createApp({ queues, redis: producer, store, tokens, logger, sealPassphrase, ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}) });
+    const app = createApp({ queues, redis: producer, store, tokens, logger, sealPassphrase, masterKey: config.masterKey, previousMasterKeys: config.previousMasterKeys, ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}) });
     server = await new Promise<Server>((resolve, reject) => {
       // Express 5 hands a listen error (EADDRINUSE) to this callback instead of emitting it.
       const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));

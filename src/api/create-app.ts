@@ -6,10 +6,12 @@ import type { Logger } from '../logging/create-logger.js';
 import { createServiceMetrics, type ServiceMetrics } from '../metrics/service-metrics.js';
 import type { Queues } from '../queue/queues.js';
 import type { BackupStore } from '../storage/backup-store.js';
-import { limitFailedAuth, requireToken } from './auth.js';
+import { requireToken } from './auth.js';
 import { DASHBOARD_PATH, dashboardHandlers } from './dashboard.js';
+import { failedTokenLimit } from './failed-token-limit.js';
 import { errorHandler, notFoundError } from './http-errors.js';
 import { requestLog } from './request-log.js';
+import { VerificationRecords, verificationsKey } from '../verification/verification-records.js';
 import { backupsRouter } from './routes/backups-router.js';
 import { healthRouter } from './routes/health-router.js';
 import { jobsRouter } from './routes/jobs-router.js';
@@ -30,6 +32,13 @@ export interface AppDependencies {
   authRateLimit?: { windowMs?: number; limit?: number };
   /** TRUST_PROXY: the proxies whose X-Forwarded-For names the client (rate limits, logs). */
   trustProxy?: number | string[];
+  /**
+   * The master key, which vouches for the last-success time in Redis (job-stats.ts); without it
+   * that gauge reads 0, as nothing can be verified.
+   */
+  masterKey?: Buffer | undefined;
+  /** MASTER_KEY_PREVIOUS: restore drills' and anomaly records signed before a key rotation still count. */
+  previousMasterKeys?: readonly Buffer[];
   /** Seals request passphrases for the live workers (issue 7); without it passphrase requests answer 503. */
   sealPassphrase?: SealPassphrase;
 }
@@ -43,16 +52,22 @@ export function createApp(deps: AppDependencies): Express {
   app.use(requestLog(deps.logger));
   app.use(express.json({ limit: '16kb', strict: true }));
 
-  const failedAuthLimit = limitFailedAuth(deps.authRateLimit);
-  const superadmin = requireToken(deps.tokens, ['superadmin']);
-  const anyToken = requireToken(deps.tokens, ['superadmin', 'viewer']);
+  // One budget per app: a client's failed tokens count the same on every route.
+  const failedTokens = failedTokenLimit({ ...deps.authRateLimit, logger: deps.logger });
+  const superadmin = requireToken(deps.tokens, ['superadmin'], { failedTokens });
+  const anyToken = requireToken(deps.tokens, ['superadmin', 'viewer'], { failedTokens });
 
-  app.use('/api/health', healthRouter({ redis: deps.redis, store: deps.store }));
+  // Restore drills' records (issue 16): signed in Redis, vouched for by any of the master keys.
+  const masterKeys = [deps.masterKey, ...(deps.previousMasterKeys ?? [])];
+  const verifications = new VerificationRecords(deps.redis, verificationsKey(deps.queues), masterKeys);
+  app.use('/api/health', healthRouter({ redis: deps.redis, store: deps.store, verifications }));
   app.use(OPENAPI_PATH, openapiRouter());
-  app.use('/api/backups', failedAuthLimit, superadmin, backupsRouter({ store: deps.store, queues: deps.queues, logger: deps.logger, ...(deps.sealPassphrase ? { sealPassphrase: deps.sealPassphrase } : {}) }));
-  app.use('/api/jobs', failedAuthLimit, anyToken, jobsRouter(deps.queues));
-  app.use('/metrics', failedAuthLimit, anyToken, metricsRouter(deps.metrics ?? createServiceMetrics({ queues: deps.queues, redis: deps.redis })));
-  app.use(DASHBOARD_PATH, failedAuthLimit, requireToken(deps.tokens, ['superadmin'], 'Basic'), ...dashboardHandlers(deps.queues));
+  app.use('/api/backups', superadmin, backupsRouter({ store: deps.store, queues: deps.queues, logger: deps.logger, masterKeys, verifications, ...(deps.sealPassphrase ? { sealPassphrase: deps.sealPassphrase } : {}) }));
+  app.use('/api/jobs', anyToken, jobsRouter(deps.queues));
+  app.use('/metrics', anyToken, metricsRouter(deps.metrics ?? createServiceMetrics({ queues: deps.queues, redis: deps.redis, masterKey: deps.masterKey, previousMasterKeys: deps.previousMasterKeys ?? [], logger: deps.logger })));
+  // Viewer tokens only: the dashboard's password lives in browsers (saved, sent with every request),
+  // so it must be one that can change nothing; a superadmin token is refused here (issue 13 review).
+  app.use(DASHBOARD_PATH, requireToken(deps.tokens, ['viewer'], { scheme: 'Basic', failedTokens }), ...dashboardHandlers(deps.queues));
   deps.extraRoutes?.(app);
 
   app.use((_req, _res, next) => next(notFoundError()));

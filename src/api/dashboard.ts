@@ -37,7 +37,7 @@ const selfContained: RequestHandler = (_req, res, next) => {
 };
 
 /**
- * dashboardHandlers are Bull Board, read-only, over the backup, restore and prune queues, behind
+ * dashboardHandlers are Bull Board, read-only, over every queue (queues.all), behind
  * the two guards above; auth is the caller's job. Handlers, not one Router: mounted with app.use,
  * Bull Board stays a sub-app the API's route listing (and its OpenAPI test) can see.
  */

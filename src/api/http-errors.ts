@@ -16,6 +16,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   invalid_backup_id: 400,
   backups_disabled: 503,
   restore_exists: 409,
+  not_flagged: 409,
   store_auth_failed: 502,
   store_bucket_missing: 502,
   store_unavailable: 503,

@@ -13,6 +13,13 @@ export interface BackupFacts {
   journalMode: string;
   /** The fingerprint, or only its digest when it would not fit in S3's 2 KB of metadata. */
   fingerprint: ContentFingerprint | { digest: string };
+  /**
+   * The plaintext's size (the snapshot's bytes) and the envelope's format (`crbu1`, `crbu3`, `age`):
+   * a restore refuses an object whose header says otherwise, and never writes more than `size`
+   * (an altered version byte must not turn a backup into a decompression bomb).
+   */
+  size?: number;
+  format?: string;
 }
 
 /** What a reader learned: the facts, and whether a master key vouched for them. */
@@ -23,6 +30,8 @@ export interface ReadFacts extends Partial<BackupFacts> {
 const JOURNAL = 'snapkeep-journal-mode';
 const FINGERPRINT = 'snapkeep-fingerprint';
 const MAC = 'snapkeep-facts-mac';
+const SIZE = 'snapkeep-plaintext-size';
+const FORMAT = 'snapkeep-facts-format';
 // S3 allows 2 KB of user metadata in all; the rest of ours takes about 200 bytes.
 const MAX_FINGERPRINT_CHARS = 1200;
 
@@ -30,18 +39,21 @@ const MAX_FINGERPRINT_CHARS = 1200;
 export const fingerprintDigest = (fingerprint: ContentFingerprint): string =>
   createHash('sha256').update(canonicalJson(fingerprint)).digest('hex');
 
-const macText = (backupId: string, journalMode: string, fingerprint: string): string =>
-  canonicalJson({ purpose: 'snapkeep-backup-facts', backupId, journalMode, fingerprint });
+const macText = (backupId: string, journalMode: string, fingerprint: string, size: string | undefined, format: string | undefined): string =>
+  canonicalJson({ purpose: 'snapkeep-backup-facts', backupId, journalMode, fingerprint, size, format });
 
 /** factsMetadata is the metadata entries that record facts for backupId, signed with masterKey. */
-export function factsMetadata(backupId: string, facts: { journalMode: string; fingerprint: ContentFingerprint }, masterKey: Buffer): Record<string, string> {
+export function factsMetadata(backupId: string, facts: { journalMode: string; fingerprint: ContentFingerprint; size?: number; format?: string }, masterKey: Buffer): Record<string, string> {
   const packed = `z:${deflateRawSync(Buffer.from(JSON.stringify(facts.fingerprint))).toString('base64url')}`;
   const fingerprint = packed.length <= MAX_FINGERPRINT_CHARS ? packed : `sha256:${fingerprintDigest(facts.fingerprint)}`;
   const journalMode = /^[a-z]{1,16}$/.test(facts.journalMode) ? facts.journalMode : 'delete';
+  const size = facts.size !== undefined ? String(facts.size) : undefined;
   return {
     [JOURNAL]: journalMode,
     [FINGERPRINT]: fingerprint,
-    [MAC]: macOf(deriveSigningKey(masterKey, 'metadata'), macText(backupId, journalMode, fingerprint)),
+    ...(size !== undefined ? { [SIZE]: size } : {}),
+    ...(facts.format !== undefined ? { [FORMAT]: facts.format } : {}),
+    [MAC]: macOf(deriveSigningKey(masterKey, 'metadata'), macText(backupId, journalMode, fingerprint, size, facts.format)),
   };
 }
 
@@ -54,17 +66,19 @@ export function readFacts(backupId: string, metadata: Record<string, string>, ma
   const journalMode = metadata[JOURNAL];
   const fingerprint = metadata[FINGERPRINT];
   if (journalMode === undefined || fingerprint === undefined || !/^[a-z]{1,16}$/.test(journalMode)) return { authenticated: false };
-  const text = macText(backupId, journalMode, fingerprint);
+  const text = macText(backupId, journalMode, fingerprint, metadata[SIZE], metadata[FORMAT]);
   const authenticated = masterKeys.some((key) => macMatches(deriveSigningKey(key, 'metadata'), text, metadata[MAC]));
   if (!authenticated) return { authenticated: false };
+  const size = metadata[SIZE] !== undefined && /^\d{1,16}$/.test(metadata[SIZE]) ? { size: Number(metadata[SIZE]) } : {};
+  const format = metadata[FORMAT] !== undefined ? { format: metadata[FORMAT] } : {};
   try {
-    if (fingerprint.startsWith('sha256:') && /^[0-9a-f]{64}$/.test(fingerprint.slice(7))) return { authenticated, journalMode, fingerprint: { digest: fingerprint.slice(7) } };
+    if (fingerprint.startsWith('sha256:') && /^[0-9a-f]{64}$/.test(fingerprint.slice(7))) return { authenticated, journalMode, fingerprint: { digest: fingerprint.slice(7) }, ...size, ...format };
     if (fingerprint.startsWith('z:')) {
       const parsed = JSON.parse(inflateRawSync(Buffer.from(fingerprint.slice(2), 'base64url'), { maxOutputLength: 1 << 20 }).toString('utf8')) as ContentFingerprint;
-      return { authenticated, journalMode, fingerprint: parsed };
+      return { authenticated, journalMode, fingerprint: parsed, ...size, ...format };
     }
   } catch {
     // Authenticated but unreadable: written by a newer snapkeep, say. The journal mode still holds.
   }
-  return { authenticated, journalMode };
+  return { authenticated, journalMode, ...size, ...format };
 }

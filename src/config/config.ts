@@ -27,6 +27,37 @@ export interface Config {
   ageRecipients: string[];
   /** BACKUP_COMPRESSION / BACKUP_COMPRESSION_LEVEL: zstd before encryption, or none (CRBU v1 as other readers know it). */
   compression: { type: 'none' | 'zstd'; level: number };
+  /** Where notifications go (NOTIFY_*): webhooks and a healthchecks.io-style ping URL. */
+  notify: NotifyConfig;
+  /** BACKUP_VERIFY_SCHEDULE_HOURS: how often a restore drill runs (default weekly), or off. */
+  verifySchedule: ScheduleConfig;
+  /** ANOMALY_SHRINK_PERCENT: a backup whose database or a table shrank by more than this is flagged; 0 turns the check off. */
+  anomalyShrinkPercent: number;
+  /** The application's stop and start commands for `backup apply` (APP_STOP_COMMAND, APP_START_COMMAND). */
+  appCommands: AppCommands;
+}
+
+/**
+ * AppCommands are the commands that stop and start the application around an apply, each split
+ * into argv (src/apply/command-line.ts: quotes, no shell), and the environment they run with:
+ * only PATH, HOME, locale and session variables, never snapkeep's own settings and secrets.
+ */
+export interface AppCommands {
+  stop: string[] | undefined;
+  start: string[] | undefined;
+  env: Record<string, string>;
+}
+
+/** NotifyConfig is where notifications go; the URLs and the secret are never logged nor put in job data. */
+export interface NotifyConfig {
+  /** NOTIFY_WEBHOOK_URLS: a JSON POST per event to each. */
+  webhookUrls: string[];
+  /** NOTIFY_WEBHOOK_SECRET: the HMAC key of `X-Snapkeep-Signature`; unset, webhooks go unsigned. */
+  webhookSecret: string | undefined;
+  /** NOTIFY_ON_SUCCESS: also send `backup.succeeded`. */
+  onSuccess: boolean;
+  /** NOTIFY_HEALTHCHECKS_URL, without a trailing slash: `/start`, `` and `/fail` pings around scheduled backups. */
+  healthchecksUrl: string | undefined;
 }
 
 export interface S3StoreConfig {

@@ -4,8 +4,10 @@ import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import Joi from 'joi';
 import { zstdAvailable } from '../compression/zstd.js';
+import { CommandLineError, parseCommandLine } from '../apply/command-line.js';
 import { SnapkeepError } from '../errors.js';
-import type { Config, ScheduleConfig } from './config.js';
+import type { AppCommands, Config, ScheduleConfig } from './config.js';
+import { MONITORING_SCHEMA, readMonitoringSettings } from './monitoring-settings.js';
 
 /**
  * ConfigError lists every invalid setting at once, one line each, naming the variable: the CLI
@@ -93,6 +95,9 @@ const schema = Joi.object({
   BACKUP_COMPRESSION: Joi.string().valid('none', 'zstd').default('none'),
   BACKUP_COMPRESSION_LEVEL: Joi.number().integer().min(1).max(19).default(3),
   BACKUP_AGE_RECIPIENTS: Joi.string().allow('').pattern(/^\s*age1[0-9a-z]+\s*(,\s*age1[0-9a-z]+\s*)*$/).messages({ 'string.pattern.base': 'must be comma-separated age public keys (age1…)' }),
+  APP_STOP_COMMAND: empty,
+  APP_START_COMMAND: empty,
+  ...MONITORING_SCHEMA,
 }).unknown(true);
 
 const REQUIRED_WITH_ENDPOINT = ['BACKUP_S3_BUCKET', 'BACKUP_S3_ACCESS_KEY', 'BACKUP_S3_SECRET_KEY'] as const;
@@ -171,6 +176,11 @@ export function loadConfig(
   if (restoreRoot !== '' && /^\/(proc|sys|dev)(\/|$)/.test(resolve(restoreRoot))) problems.push('RESTORE_ROOT: must not be under /proc, /sys or /dev');
   const trustProxy = parseTrustProxy(str('TRUST_PROXY'));
   if (trustProxy instanceof Error) problems.push(`TRUST_PROXY: ${trustProxy.message}`);
+  const stop = parseCommandSetting(str('APP_STOP_COMMAND'));
+  if (stop instanceof Error) problems.push(`APP_STOP_COMMAND: ${stop.message}`);
+  const start = parseCommandSetting(str('APP_START_COMMAND'));
+  if (start instanceof Error) problems.push(`APP_START_COMMAND: ${start.message}`);
+  const monitoring = readMonitoringSettings(v, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -215,8 +225,30 @@ export function loadConfig(
     exclude: list('BACKUP_EXCLUDE'),
     ageRecipients: list('BACKUP_AGE_RECIPIENTS'),
     compression: { type: str('BACKUP_COMPRESSION') as 'none' | 'zstd', level: v.BACKUP_COMPRESSION_LEVEL as number },
+    ...monitoring,
+    appCommands: { stop: stop as string[] | undefined, start: start as string[] | undefined, env: commandEnvironment(env) },
   };
   return Object.freeze(config);
+}
+
+/** parseCommandSetting reads APP_STOP_COMMAND or APP_START_COMMAND: unset, argv, or why it cannot be split. */
+function parseCommandSetting(value: string): string[] | undefined | Error {
+  if (value === '') return undefined;
+  try {
+    return parseCommandLine(value);
+  } catch (err) {
+    if (err instanceof CommandLineError) return err;
+    throw err;
+  }
+}
+
+// What a stop or start command sees of snapkeep's environment: enough to find programs and reach
+// systemd or the user's session, never a setting (MASTER_KEY, S3 keys, REDIS_URL's password).
+const COMMAND_ENV = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|XDG_RUNTIME_DIR|DBUS_SESSION_BUS_ADDRESS)$/;
+
+/** commandEnvironment is the environment the application's stop and start commands run with. */
+function commandEnvironment(env: Record<string, string | undefined>): AppCommands['env'] {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => COMMAND_ENV.test(e[0]) && e[1] !== undefined));
 }
 
 const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);

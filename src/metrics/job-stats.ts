@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
+import { newestBackup, type BackupEntry } from '../backups/list-backups.js';
 import type { Logger } from '../logging/create-logger.js';
 import { QUEUE_NAMES, type QueueName } from '../queue/job-types.js';
 import type { Queues } from '../queue/queues.js';
+import { LAST_SUCCESS_FIELD, lastSuccessSeal, recordLastSuccess, type LastSuccessSeal } from './last-success.js';
 
 /**
  * Job statistics shared by every snapkeep process through one Redis hash. Workers add to it when a
@@ -42,16 +44,14 @@ export interface HistogramCounts {
 export interface JobStats {
   outcomes: Record<QueueName, Record<JobOutcome, number>>;
   histograms: Record<HistogramName, HistogramCounts>;
-  /** Unix seconds of the newest successful backup (its snapshot time); 0 when none is known. */
+  /**
+   * Unix seconds of the newest successful backup (its snapshot time), as sealed by a master-key
+   * holder (last-success.ts); 0 when none is known or none can be verified.
+   */
   lastSuccessfulBackup: number;
+  /** The stored last-success value when its MAC failed: someone else wrote it. */
+  forgedLastSuccess?: string;
 }
-
-const LAST_SUCCESS_FIELD = 'last_success:backup';
-
-// Keep the larger of the stored and the given value: two workers may finish out of order.
-const SET_MAX_SCRIPT = `local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return 0`;
 
 /**
  * jobStatsKey is the hash's key, under QUEUE_PREFIX so that deployments sharing a Redis stay apart
@@ -76,8 +76,8 @@ function bucketIndex(bounds: readonly number[], value: number): number {
   return bounds.findIndex((bound) => value <= bound);
 }
 
-/** recordJobFinished adds one finished job to the shared statistics, in one MULTI. */
-export async function recordJobFinished(redis: Redis, key: string, event: JobFinished): Promise<void> {
+/** recordJobFinished adds one finished job to the shared statistics, in one MULTI, then raises the sealed last-success time. */
+export async function recordJobFinished(redis: Redis, key: string, event: JobFinished, options: { seal?: LastSuccessSeal | undefined; logger?: Logger } = {}): Promise<void> {
   if (!isQueueName(event.queue)) return;
   const multi = redis.multi().hincrby(key, `jobs:${event.queue}:${event.outcome}`, 1);
   const observe = (name: HistogramName, value: number): void => {
@@ -86,15 +86,14 @@ export async function recordJobFinished(redis: Redis, key: string, event: JobFin
     if (index >= 0) multi.hincrby(key, `${field}:le:${buckets[index]}`, 1);
     multi.hincrbyfloat(key, `${field}:sum`, value).hincrby(key, `${field}:count`, 1);
   };
-  if (event.outcome === 'completed' && event.queue !== 'prune') {
+  if (event.outcome === 'completed' && (event.queue === 'backup' || event.queue === 'restore')) {
     observe(event.queue === 'backup' ? 'backupDuration' : 'restoreDuration', Math.max(0, event.durationMs) / 1000);
   }
-  if (event.outcome === 'completed' && event.queue === 'backup') {
-    const { size, createdAt } = backupFacts(event.result);
-    if (size !== undefined) observe('backupSize', size);
-    multi.eval(SET_MAX_SCRIPT, 1, key, LAST_SUCCESS_FIELD, String(createdAt ?? Date.now() / 1000));
-  }
+  const completedBackup = event.outcome === 'completed' && event.queue === 'backup';
+  const { size, createdAt } = completedBackup ? backupFacts(event.result) : {};
+  if (size !== undefined) observe('backupSize', size);
   await multi.exec();
+  if (completedBackup) await recordLastSuccess(redis, options.seal, createdAt ?? Date.now() / 1000, options.logger);
 }
 
 /** backupFacts reads size and snapshot time from a backup job's result, which arrives untyped from Redis. */
@@ -108,21 +107,13 @@ function backupFacts(result: unknown): { size?: number; createdAt?: number } {
   };
 }
 
-/**
- * noteSuccessfulBackup raises the last-success time to a backup found in the store, so backups
- * made outside the workers (the CLI in-process) and before a Redis reset still count.
- */
-export async function noteSuccessfulBackup(redis: Redis, key: string, createdAt: Date): Promise<void> {
-  await redis.eval(SET_MAX_SCRIPT, 1, key, LAST_SUCCESS_FIELD, String(createdAt.getTime() / 1000));
+/** readJobStats reads the whole hash in one HGETALL; the last-success time only as far as seal verifies it. */
+export async function readJobStats(redis: Redis, key: string, seal?: LastSuccessSeal): Promise<JobStats> {
+  return parseJobStats(await redis.hgetall(key), seal);
 }
 
-/** readJobStats reads the whole hash in one HGETALL. */
-export async function readJobStats(redis: Redis, key: string): Promise<JobStats> {
-  return parseJobStats(await redis.hgetall(key));
-}
-
-/** parseJobStats turns the hash's fields into JobStats; missing fields are zero. */
-export function parseJobStats(fields: Record<string, string>): JobStats {
+/** parseJobStats turns the hash's fields into JobStats; missing fields are zero, and so is a last-success time seal cannot verify. */
+export function parseJobStats(fields: Record<string, string>, seal?: LastSuccessSeal): JobStats {
   const num = (field: string): number => {
     const value = Number(fields[field] ?? 0);
     return Number.isFinite(value) ? value : 0;
@@ -135,6 +126,7 @@ export function parseJobStats(fields: Record<string, string>): JobStats {
     sum: num(`${field}:sum`),
     count: num(`${field}:count`),
   });
+  const lastSuccess = seal?.open(fields[LAST_SUCCESS_FIELD]);
   return {
     outcomes,
     histograms: {
@@ -142,29 +134,35 @@ export function parseJobStats(fields: Record<string, string>): JobStats {
       restoreDuration: histogram(HISTOGRAMS.restoreDuration),
       backupSize: histogram(HISTOGRAMS.backupSize),
     },
-    lastSuccessfulBackup: num(LAST_SUCCESS_FIELD),
+    lastSuccessfulBackup: typeof lastSuccess === 'number' ? lastSuccess : 0,
+    ...(lastSuccess === 'forged' ? { forgedLastSuccess: fields[LAST_SUCCESS_FIELD]! } : {}),
   };
 }
 
 /**
  * jobStatsRecorder is the workers' onJobFinished callback: it records in the background and only
- * logs a failure, because a metrics write must never fail or delay a job.
+ * logs a failure, because a metrics write must never fail or delay a job. The master key seals
+ * the last-success time.
  */
-export function jobStatsRecorder(redis: Redis, key: string, logger: Logger): (queue: string, outcome: JobOutcome, result: unknown, durationMs: number) => void {
+export function jobStatsRecorder(redis: Redis, key: string, logger: Logger, masterKey: Buffer | undefined): (queue: string, outcome: JobOutcome, result: unknown, durationMs: number) => void {
+  const seal = lastSuccessSeal(key, masterKey);
   return (queue, outcome, result, durationMs) => {
-    recordJobFinished(redis, key, { queue, outcome, result, durationMs })
+    recordJobFinished(redis, key, { queue, outcome, result, durationMs }, { seal, logger })
       .catch((err: unknown) => logger.warn('could not record job metrics', { queue, outcome, error: err instanceof Error ? err.message : String(err) }));
   };
 }
 
 /**
- * seedLastSuccessfulBackup raises the shared last-success time to the newest backup in the store.
- * A worker calls it at start, in the background: one listing, and it never delays or fails the start.
+ * seedLastSuccessfulBackup raises the shared last-success time to the newest backup in the store
+ * that is not future-dated (a name planted for 2099 must not count). A worker calls it at start, in
+ * the background: one listing, and it never delays or fails the start.
  */
-export async function seedLastSuccessfulBackup(redis: Redis, key: string, listNewest: () => Promise<Date | undefined>, logger: Logger): Promise<void> {
+export async function seedLastSuccessfulBackup(
+  redis: Redis, key: string, listBackups: () => Promise<readonly BackupEntry[]>, logger: Logger, masterKey: Buffer | undefined,
+): Promise<void> {
   try {
-    const newest = await listNewest();
-    if (newest) await noteSuccessfulBackup(redis, key, newest);
+    const newest = newestBackup(await listBackups());
+    if (newest) await recordLastSuccess(redis, lastSuccessSeal(key, masterKey), Date.parse(newest.createdAt) / 1000, logger);
   } catch (err) {
     logger.warn('could not read the newest backup for metrics', { error: err instanceof Error ? err.message : String(err) });
   }

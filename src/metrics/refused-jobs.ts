@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 import type { Logger } from '../logging/create-logger.js';
+import { QUEUE_NAMES } from '../queue/job-types.js';
 import type { Queues } from '../queue/queues.js';
 
 /**
@@ -28,13 +29,13 @@ export async function refusedJobsRegistry(redis: Redis, key: string): Promise<Re
     labelNames: ['queue', 'reason'],
     registers: [registry],
   });
-  for (const queue of ['backup', 'restore', 'prune']) for (const reason of ['unauthenticated_job', 'invalid_job']) counter.inc({ queue, reason }, 0);
+  for (const queue of QUEUE_NAMES) for (const reason of ['unauthenticated_job', 'invalid_job']) counter.inc({ queue, reason }, 0);
   const fields = await redis.hgetall(key);
   for (const [field, value] of Object.entries(fields)) {
     const [queue = '', reason = ''] = field.split('|');
     const n = Number(value);
     // Only our own labels: the hash is in Redis, where anyone who can write may put anything.
-    if (['backup', 'restore', 'prune'].includes(queue) && /^[a-z_]{1,40}$/.test(reason) && Number.isSafeInteger(n) && n > 0) counter.inc({ queue, reason }, n);
+    if ((QUEUE_NAMES as readonly string[]).includes(queue) && /^[a-z_]{1,40}$/.test(reason) && Number.isSafeInteger(n) && n > 0) counter.inc({ queue, reason }, n);
   }
   return registry;
 }

@@ -24,6 +24,7 @@ const OUTCOME_COUNTERS: Array<{ queue: QueueName; name: string; help: string }> 
   { queue: 'backup', name: 'snapkeep_backups_total', help: 'Backup jobs finished, by outcome (failed: after the last attempt), across every worker.' },
   { queue: 'restore', name: 'snapkeep_restores_total', help: 'Restore jobs finished, by outcome (failed: after the last attempt), across every worker.' },
   { queue: 'prune', name: 'snapkeep_prunes_total', help: 'Prune jobs finished, by outcome (failed: after the last attempt), across every worker.' },
+  { queue: 'apply', name: 'snapkeep_applies_total', help: 'Apply jobs (`backup apply` through the API) finished, by outcome; a failed apply put the live files back.' },
 ];
 
 const HISTOGRAM_HELP: Record<HistogramName, { name: string; help: string }> = {

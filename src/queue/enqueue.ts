@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { BackupJobData, PruneJobData, RestoreJobData } from './job-types.js';
+import type { Queue } from 'bullmq';
+import type { ApplyJobData, BackupJobData, PruneJobData, RestoreJobData, VerifyJobData } from './job-types.js';
 import { BACKUP_DEDUPLICATION_ID, type Queues } from './queues.js';
 
 /** EnqueuedJob is what a producer learns: the job id, and whether it joined a job already queued. */
@@ -23,16 +24,28 @@ export async function enqueueBackup(queues: Queues, data: BackupJobData): Promis
   return { jobId: job.id!, deduplicated: job.id !== ownId };
 }
 
-/** enqueueRestore adds a restore job. */
-export async function enqueueRestore(queues: Queues, data: RestoreJobData): Promise<EnqueuedJob> {
-  const jobId = `restore-${randomUUID()}`;
-  const job = await queues.restore.add('restore', queues.signer().sign({ queue: 'restore', name: 'restore', id: jobId }, data), { jobId });
+/**
+ * addSigned adds one job to a queue whose job name is the queue's, under a fresh `{queue}-{uuid}`
+ * id, signed for that queue, name and id.
+ */
+async function addSigned(queues: Queues, queue: 'restore' | 'prune' | 'verify', data: object): Promise<EnqueuedJob> {
+  const jobId = `${queue}-${randomUUID()}`;
+  const job = await (queues[queue] as Queue).add(queue, queues.signer().sign({ queue, name: queue, id: jobId }, data), { jobId });
   return { jobId: job.id!, deduplicated: false };
 }
 
+/** enqueueRestore adds a restore job. */
+export const enqueueRestore = (queues: Queues, data: RestoreJobData): Promise<EnqueuedJob> => addSigned(queues, 'restore', data);
+
 /** enqueuePrune adds a prune job. */
-export async function enqueuePrune(queues: Queues, data: PruneJobData): Promise<EnqueuedJob> {
-  const jobId = `prune-${randomUUID()}`;
-  const job = await queues.prune.add('prune', queues.signer().sign({ queue: 'prune', name: 'prune', id: jobId }, data), { jobId });
+export const enqueuePrune = (queues: Queues, data: PruneJobData): Promise<EnqueuedJob> => addSigned(queues, 'prune', data);
+
+/** enqueueVerify adds a restore drill of one backup. */
+export const enqueueVerify = (queues: Queues, data: VerifyJobData): Promise<EnqueuedJob> => addSigned(queues, 'verify', data);
+
+/** enqueueApply adds a `backup apply` job; it carries no command (the worker uses its APP_STOP_COMMAND and APP_START_COMMAND). */
+export async function enqueueApply(queues: Queues, data: ApplyJobData): Promise<EnqueuedJob> {
+  const jobId = `apply-${randomUUID()}`;
+  const job = await queues.apply.add('apply', queues.signer().sign({ queue: 'apply', name: 'apply', id: jobId }, data), { jobId });
   return { jobId: job.id!, deduplicated: false };
 }

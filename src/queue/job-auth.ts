@@ -67,11 +67,11 @@ export class JobSigner {
   }
 
   /**
-   * verify checks a job read from Redis and returns its data without `auth`, or throws
-   * UnauthenticatedJobError saying why. `retry` is true when an earlier attempt of this very job
-   * ran: a retry may start after the validity period, a first attempt may not.
+   * verify checks a job read from Redis and returns its data without `auth` and the signature, or
+   * throws UnauthenticatedJobError saying why. Whether the job ran before is not Redis's to say
+   * (its attempt count is a field anyone can write): the worker's JobLedger decides that.
    */
-  verify(job: JobIdentity & { data: unknown; retry: boolean }, now: Date = new Date()): Record<string, unknown> {
+  verify(job: JobIdentity & { data: unknown }, now: Date = new Date()): { data: Record<string, unknown>; auth: JobAuth } {
     const split = splitAuth(job.data);
     if (!split) throw new UnauthenticatedJobError('the job carries no signature');
     const { auth, data } = split;
@@ -86,12 +86,25 @@ export class JobSigner {
     }
     const issued = Date.parse(auth.issuedAt);
     if (issued > now.getTime() + CLOCK_SKEW_MS) throw new UnauthenticatedJobError('the signature is dated in the future');
-    // A schedule template is signed once and fires for as long as it stands: its jobs are fresh by construction.
-    if (auth.scheduler === undefined && !job.retry && now.getTime() - issued > JOB_VALIDITY_MS) {
+    // A schedule template is signed once and stands for as long as the schedule: its jobs are dated
+    // by their slot instead (checked by slotTime).
+    if (auth.scheduler === undefined && now.getTime() - issued > JOB_VALIDITY_MS) {
       throw new UnauthenticatedJobError('the signature has expired (signed more than a day ago)');
     }
-    return data;
+    if (auth.scheduler !== undefined) {
+      const slot = slotTime(job.id);
+      if (slot === undefined || slot > now.getTime() + CLOCK_SKEW_MS || now.getTime() - slot > JOB_VALIDITY_MS) {
+        throw new UnauthenticatedJobError('a scheduled job whose slot time is not within the last day');
+      }
+    }
+    return { data, auth };
   }
+}
+
+/** slotTime is the time in a scheduler-fired job's id, `repeat:{scheduler}:{millis}`. */
+export function slotTime(jobId: string): number | undefined {
+  const m = /^repeat:.+:(\d{1,15})$/.exec(jobId);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** splitAuth separates `auth` from the payload, checking only its shape. */

@@ -1,7 +1,9 @@
 import Joi from 'joi';
 import { isBackupId } from '../backups/backup-id.js';
 import { SnapkeepError } from '../errors.js';
-import type { BackupJobData, PruneJobData, QueueName, RestoreJobData } from './job-types.js';
+import { NOTIFICATION_EVENTS } from '../notify/notification-event.js';
+import { HEALTHCHECKS_TARGET } from '../notify/notify-targets.js';
+import type { ApplyJobData, BackupJobData, NotifyJobData, PruneJobData, QueueName, RestoreJobData, VerifyJobData } from './job-types.js';
 
 /**
  * The shape of every job's data, checked again by the worker after the signature (defence in
@@ -29,6 +31,36 @@ const SCHEMAS: Record<QueueName, Joi.ObjectSchema> = {
     at: Joi.string().isoDate().when('dryRun', { is: true, otherwise: Joi.forbidden() }),
     force: Joi.boolean(),
   }),
+  // No command, ever: an apply runs only the stop and start commands of the worker's own settings.
+  apply: Joi.object<ApplyJobData>({
+    backupId: backupId.required(),
+    sealedPassphrase,
+  }),
+  verify: Joi.object<VerifyJobData>({
+    trigger: Joi.string().valid('api', 'cli', 'schedule').required(),
+    // The schedule's drill picks its own backups; a drill asked for by hand names one.
+    backupId: backupId.when('trigger', { is: 'schedule', then: Joi.forbidden(), otherwise: Joi.required() }),
+    sealedPassphrase,
+  }),
+  notify: Joi.alternatives().try(
+    Joi.object({
+      target: Joi.string().pattern(/^webhook-[0-9a-f]{12}$/).required(),
+      notification: Joi.object({
+        event: Joi.string().valid(...NOTIFICATION_EVENTS).required(),
+        at: Joi.string().isoDate().required(),
+        host: Joi.string().max(255).required(),
+        backupId,
+        jobId: Joi.string().max(300),
+        message: Joi.string().allow('').max(2000).required(),
+        details: Joi.object().unknown(true).required(),
+      }).required(),
+    }),
+    Joi.object({
+      target: Joi.string().valid(HEALTHCHECKS_TARGET).required(),
+      ping: Joi.string().valid('start', 'success', 'fail').required(),
+      message: Joi.string().allow('').max(2000).required(),
+    }),
+  ) as unknown as Joi.ObjectSchema<NotifyJobData>,
 };
 
 /** validateJobData returns data if it has its queue's shape, else throws `invalid_job` naming every problem. */

@@ -9,7 +9,7 @@ export interface RetentionCandidate {
 
 /**
  * KeptBackup is a backup the plan keeps, with every rule that kept it, in this order:
- * `daily YYYY-MM-DD`, `weekly YYYY-Www`, `future`, `newest`, then the holds that apply only when
+ * `daily YYYY-MM-DD`, `weekly YYYY-Www`, `future`, `newest`, `before-anomaly`, then the holds that apply only when
  * nothing else kept it: `retention disabled` (both rules off) or `safety rail` (no backup in any window).
  */
 export interface KeptBackup {
@@ -28,6 +28,11 @@ export interface RetentionPlan {
 /** PlanRetentionOptions: `force` prunes even when no backup falls in any window (backups have stopped). */
 export interface PlanRetentionOptions {
   force?: boolean;
+  /**
+   * Backups flagged as anomalous and not yet accepted (issue 16), whether still stored or not: for
+   * each, the newest other backup taken before it is kept as `before-anomaly`, however old.
+   */
+  anomalies?: ReadonlyArray<RetentionCandidate>;
 }
 
 interface Entry {
@@ -48,6 +53,8 @@ interface Entry {
  *   future-stamped backups; with every backup later than `now`, all stay as `future`.
  * - N = 0 or M = 0 switches that rule off; with both 0 nothing is deleted.
  * - When no backup falls in any window, nothing is deleted and `skippedReason` says why, unless `force`.
+ * - For each anomaly in `options.anomalies`, the newest backup taken before it that is not itself
+ *   flagged stays as `before-anomaly`: the last good copy outlives the emptied database's backups.
  *
  * "Newest" orders by `createdAt`, then by id (lexicographically) when several backups share a
  * time, so the outcome never depends on input order. Duplicate ids count once, at their latest time.
@@ -98,6 +105,7 @@ export function planRetention(
   // anyway, and must not leave the last real backup unprotected (a forced prune would delete it).
   const newest = entries.find((entry) => entry.time <= nowTime);
   if (newest) keepFor(newest.id, 'newest');
+  keepBeforeAnomalies(entries, options.anomalies ?? [], keepFor);
 
   let skippedReason: string | undefined;
   const doomed = entries.filter((entry) => !reasons.has(entry.id));
@@ -115,6 +123,24 @@ export function planRetention(
   };
   if (skippedReason !== undefined) plan.skippedReason = skippedReason;
   return plan;
+}
+
+/**
+ * keepBeforeAnomalies keeps, for each flagged backup, the newest unflagged backup strictly older
+ * than it. A `force` does not lift it: only accepting the anomaly does.
+ */
+function keepBeforeAnomalies(entries: readonly Entry[], anomalies: ReadonlyArray<RetentionCandidate>, keepFor: (id: string, reason: string) => void): void {
+  const flagged = new Set(anomalies.map((a) => a.id));
+  const held = new Set<string>();
+  for (const anomaly of anomalies) {
+    const time = anomaly.createdAt.getTime();
+    if (Number.isNaN(time)) throw new RangeError(`planRetention: anomaly ${anomaly.id} has an invalid createdAt`);
+    const before = entries.find((e) => !flagged.has(e.id) && (e.time < time || (e.time === time && e.id < anomaly.id)));
+    if (before && !held.has(before.id)) {
+      held.add(before.id);
+      keepFor(before.id, 'before-anomaly');
+    }
+  }
 }
 
 /** newestFirst validates, deduplicates by id (keeping the latest time) and sorts by time, then id, descending. */

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { access, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import type { LocalStoreConfig } from '../config/config.js';
@@ -8,6 +8,7 @@ import { checkMetadata, checkObjectName } from './check-object.js';
 import { translateFsError } from './fs-errors.js';
 import { guardBody } from './guard-body.js';
 import type { StaleLogger } from '../temporaries/stale-temporaries.js';
+import { readSidecar } from './local-store-sidecar.js';
 import { localTemporaryPath, removeStaleLocalTemporaries } from './local-store-temporaries.js';
 
 /** LocalStoreOptions tune a LocalBackupStore. */
@@ -202,13 +203,8 @@ export class LocalBackupStore implements BackupStore {
     return this.swept;
   }
 
-  private async readMetadata(name: string): Promise<Record<string, string>> {
-    try {
-      return JSON.parse(await readFile(this.sidecarPath(name), 'utf8')) as Record<string, string>;
-    } catch (error) {
-      if ((error as { code?: string }).code === 'ENOENT') return {};
-      throw error;
-    }
+  private readMetadata(name: string): Promise<Record<string, string>> {
+    return readSidecar(this.sidecarPath(name));
   }
 
   /** writeAtomically writes a small file under a temporary name, flushes it and renames it into place. */

@@ -55,7 +55,7 @@ describe('Bull Board dashboard in a real browser', () => {
     if (service) expect(code).toBe(0);
   });
 
-  it('refuses without credentials (401, Basic challenge), with a wrong or bearer one (401), and a viewer (403)', async () => {
+  it('refuses without credentials (401, Basic challenge), with a wrong or bearer one (401), and a superadmin token (403)', async () => {
     const none = await fetch(`${base}/admin/queues`);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Basic realm="snapkeep"/);
@@ -63,22 +63,24 @@ describe('Bull Board dashboard in a real browser', () => {
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('www-authenticate')).toMatch(/^Basic /);
     // The dashboard is for browsers: a bearer header is not its scheme.
-    const bearer = await fetch(`${base}/admin/queues`, { headers: { authorization: `Bearer ${admin}` } });
+    const bearer = await fetch(`${base}/admin/queues`, { headers: { authorization: `Bearer ${viewer}` } });
     expect(bearer.status).toBe(401);
-    const asViewer = await fetch(`${base}/admin/queues`, { headers: { authorization: basic(viewer) } });
-    expect(asViewer.status).toBe(403);
-    expect(await asViewer.json()).toEqual({ error: { code: 'forbidden', message: expect.any(String) } });
+    // A superadmin token is never a dashboard password: browsers keep that password, and a stolen
+    // one must not be able to start a prune through the API.
+    const asAdmin = await fetch(`${base}/admin/queues`, { headers: { authorization: basic(admin) } });
+    expect(asAdmin.status).toBe(403);
+    expect(await asAdmin.json()).toEqual({ error: { code: 'forbidden', message: expect.any(String) } });
     // Bull Board's own JSON API sits behind the same door.
     expect((await fetch(`${base}/admin/queues/api/queues`)).status).toBe(401);
-    expect((await fetch(`${base}/admin/queues/api/queues`, { headers: { authorization: basic(viewer) } })).status).toBe(403);
+    expect((await fetch(`${base}/admin/queues/api/queues`, { headers: { authorization: basic(admin) } })).status).toBe(403);
   });
 
-  it('shows the backup, restore and prune queues and the completed backup job to a superadmin', async () => {
+  it('shows the backup, restore and prune queues and the completed backup job to a viewer token', async () => {
     const profile = mkdtempSync(join(dir, 'chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      httpCredentials: { username: 'ops', password: admin },
+      httpCredentials: { username: 'ops', password: viewer },
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
       viewport: { width: 1280, height: 800 },
     });
@@ -101,11 +103,11 @@ describe('Bull Board dashboard in a real browser', () => {
     await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-backup-completed.png'), fullPage: true });
     expect(statSync(join(OUTPUT_DIR, 'dashboard.png')).size).toBeGreaterThan(10_000);
     expect(foreign).toEqual([]);
-    const html = await (await fetch(`${base}/admin/queues`, { headers: { authorization: basic(admin) } })).text();
+    const html = await (await fetch(`${base}/admin/queues`, { headers: { authorization: basic(viewer) } })).text();
     expect(html).not.toContain('fonts.googleapis.com');
   });
 
-  // An intruder holding a superadmin's Basic credentials (or a browser tricked into a cross-site
+  // An intruder holding the dashboard's Basic credentials (or a browser tricked into a cross-site
   // post that carries them) tries every write Bull Board has: none may change a queue.
   it.each([
     ['POST', '/api/queues/prune/add', { name: 'prune', data: { dryRun: false, force: true } }],
@@ -126,12 +128,12 @@ describe('Bull Board dashboard in a real browser', () => {
     const before = await (await fetch(`${base}/api/jobs/${backupJobId}`, { headers: { authorization: `Bearer ${admin}` } })).json();
     const res = await fetch(`${base}/admin/queues${route.replace('JOB', encodeURIComponent(backupJobId))}`, {
       method,
-      headers: { authorization: basic(admin), 'content-type': body ? 'application/json' : 'text/plain' },
+      headers: { authorization: basic(viewer), 'content-type': body ? 'application/json' : 'text/plain' },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('GET, HEAD');
-    const counts = (await (await fetch(`${base}/admin/queues/api/queues`, { headers: { authorization: basic(admin) } })).json()) as { queues: Array<{ name: string; isPaused: boolean; counts: Record<string, number> }> };
+    const counts = (await (await fetch(`${base}/admin/queues/api/queues`, { headers: { authorization: basic(viewer) } })).json()) as { queues: Array<{ name: string; isPaused: boolean; counts: Record<string, number> }> };
     for (const q of counts.queues) {
       expect(q.isPaused, q.name).toBe(false);
       expect(q.counts.waiting ?? 0, q.name).toBe(0);
@@ -143,7 +145,7 @@ describe('Bull Board dashboard in a real browser', () => {
   it('refuses a cross-site text/plain form post to add a job', async () => {
     const res = await fetch(`${base}/admin/queues/api/queues/prune/add`, {
       method: 'POST',
-      headers: { authorization: basic(admin), 'content-type': 'text/plain', origin: 'https://evil.example' },
+      headers: { authorization: basic(viewer), 'content-type': 'text/plain', origin: 'https://evil.example' },
       body: JSON.stringify({ name: 'prune', data: { dryRun: false } }),
     });
     expect(res.status).toBe(405);

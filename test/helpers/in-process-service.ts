@@ -12,7 +12,7 @@ import { createQueues, type Queues } from '../../src/queue/queues.js';
 import { waitUntilReady } from '../../src/queue/redis-connection.js';
 import { collectingLogger, trackConnections } from './in-process-parts.js';
 import { createStore } from '../../src/storage/create-store.js';
-import { startWorkers, type RunningWorkers } from '../../workers/start-workers.js';
+import { startWorkers, type RunningWorkers, type StartWorkersOptions } from '../../workers/start-workers.js';
 import { removeDir } from './redis-server.js';
 import { createSampleDatabase } from './sample-database.js';
 
@@ -48,7 +48,7 @@ async function listen(server: Promise<Server>): Promise<{ server: Server; url: s
 }
 
 /** startInProcessService builds config, workers and an app over a fresh sample database, queue prefix and state dir. */
-export async function startInProcessService(redisUrl: string, env: Record<string, string> = {}): Promise<InProcessService> {
+export async function startInProcessService(redisUrl: string, env: Record<string, string> = {}, workerOptions: Pick<StartWorkersOptions, 'notifyTimeoutMs' | 'scheduleGuardMs'> = {}): Promise<InProcessService> {
   const dir = mkdtempSync(join(tmpdir(), 'snapkeep-svc-'));
   const dbPath = join(dir, 'app.db');
   createSampleDatabase(dbPath, 300);
@@ -70,7 +70,7 @@ export async function startInProcessService(redisUrl: string, env: Record<string
     const redis = connect('producer');
     await waitUntilReady(redis, 5000);
     const queues = createQueues(config, redis);
-    const app = createApp({ queues, redis, store: options.store === 'none' ? undefined : store, tokens, logger });
+    const app = createApp({ queues, redis, store: options.store === 'none' ? undefined : store, tokens, logger, masterKey: config.masterKey, previousMasterKeys: config.previousMasterKeys });
     const { server, url } = await listen(new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); }));
     instances.push({ server, queues });
     return {
@@ -87,7 +87,8 @@ export async function startInProcessService(redisUrl: string, env: Record<string
   const producer = connections[0]!;
   const workers: RunningWorkers = await startWorkers({
     config, store, queues: api.queues, logger, connect: () => connect('worker'),
-    onJobFinished: jobStatsRecorder(producer, jobStatsKey(api.queues), logger),
+    onJobFinished: jobStatsRecorder(producer, jobStatsKey(api.queues), logger, config.masterKey),
+    ...workerOptions,
   });
   return {
     dir, config, api, admin, viewer, logs, startApi,

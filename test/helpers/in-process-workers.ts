@@ -12,7 +12,7 @@ import { collectingLogger, trackConnections } from './in-process-parts.js';
 import type { BackupStore } from '../../src/storage/backup-store.js';
 import type { S3StoreOptions } from '../../src/storage/s3-store.js';
 import { createStore } from '../../src/storage/create-store.js';
-import { startWorkers, type RunningWorkers } from '../../workers/start-workers.js';
+import { startWorkers, type RunningWorkers, type StartWorkersOptions } from '../../workers/start-workers.js';
 import { removeDir } from './redis-server.js';
 import { createSampleDatabase } from './sample-database.js';
 
@@ -38,7 +38,10 @@ export interface InProcessWorkers {
  * startInProcessWorkers runs workers over a fresh sample database, state directory and queue prefix;
  * env holds the store's settings (and any other), storeOptions tune an S3 store.
  */
-export async function startInProcessWorkers(redisUrl: string, env: Record<string, string>, storeOptions: S3StoreOptions = {}): Promise<InProcessWorkers> {
+export async function startInProcessWorkers(
+  redisUrl: string, env: Record<string, string>, storeOptions: S3StoreOptions = {},
+  workerOptions: Pick<StartWorkersOptions, 'notifyTimeoutMs' | 'scheduleGuardMs'> = {},
+): Promise<InProcessWorkers> {
   const dir = mkdtempSync(join(tmpdir(), 'snapkeep-workers-'));
   const dbPath = join(dir, 'app.db');
   createSampleDatabase(dbPath, 300);
@@ -55,6 +58,7 @@ export async function startInProcessWorkers(redisUrl: string, env: Record<string
   const store = createStore(config.store!, { ...storeOptions, logger });
   const workers: RunningWorkers = await startWorkers({
     config, store, queues, logger, connect: () => connect('worker'), onJobRefused: refusedJobRecorder(producer, refusedJobsKey(queues), logger),
+    ...workerOptions,
   });
 
   const until = async (jobId: string, accept: (status: JobStatus) => boolean, timeoutMs = 30_000): Promise<JobStatus> => {

@@ -5,7 +5,7 @@ import { startInProcessService, type InProcessService } from '../helpers/in-proc
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
-interface Health { status: string; redis: string; storage: string; version: string }
+interface Health { status: string; redis: string; storage: string; lastGoodDrillAt: string | null; version: string }
 
 async function health(url: string): Promise<{ status: number; body: Health; text: string; ms: number }> {
   const started = Date.now();
@@ -50,7 +50,7 @@ describe('GET /api/health', () => {
   it('answers 200 without a token: up/down/disabled and the version, nothing else', async () => {
     const answer = await health(svc.api.url);
     expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({ status: 'ok', redis: 'up', storage: 'up', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(answer.body).toEqual({ status: 'ok', redis: 'up', storage: 'up', lastGoodDrillAt: null, version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
     expectNothingRevealed(answer.text);
   });
 
@@ -59,7 +59,7 @@ describe('GET /api/health', () => {
     redisStopped = true;
     const down = await health(svc.api.url);
     expect(down.status).toBe(503);
-    expect(down.body).toEqual({ status: 'degraded', redis: 'down', storage: 'up', version: expect.any(String) });
+    expect(down.body).toEqual({ status: 'degraded', redis: 'down', storage: 'up', lastGoodDrillAt: null, version: expect.any(String) });
     // The ping has its own timeout: a load balancer's probe gets an answer, not a hang.
     expect(down.ms).toBeLessThan(3000);
     expectNothingRevealed(down.text);
@@ -81,7 +81,7 @@ describe('GET /api/health', () => {
 
     await redis.start();
     redisStopped = false;
-    expect(await healthUntil(svc.api.url, 200)).toEqual({ status: 'ok', redis: 'up', storage: 'up', version: expect.any(String) });
+    expect(await healthUntil(svc.api.url, 200)).toEqual({ status: 'ok', redis: 'up', storage: 'up', lastGoodDrillAt: null, version: expect.any(String) });
   });
 
   it('answers 503 with storage: down when the store is unreachable, without saying where it is', async () => {

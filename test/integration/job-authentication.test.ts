@@ -61,6 +61,13 @@ describe('jobs written to Redis by an intruder', () => {
     expect(workers.logs.some((l) => l.includes('"job refused"') && l.includes(jobId) && l.includes('"level":"warn"'))).toBe(true);
   };
 
+  // A refusal is final whatever attempt Redis says it is: the job ends failed with the reason.
+  const expectRefusedAfterRetries = async (jobId: string, reason: string): Promise<void> => {
+    const status = await workers.finished(jobId);
+    expect(status.state).toBe('failed');
+    expect(status.failedReason).toContain(reason);
+  };
+
   it('refuses an unsigned backup job locked with the intruder\'s passphrase, storing nothing', async () => {
     const before = await stored();
     const job = await queueOf('backup').add('backup', { trigger: 'api', sealedPassphrase: 'age-encryption.org/v1 intruder' }, { jobId: 'backup-intruder-1' });
@@ -136,6 +143,51 @@ describe('jobs written to Redis by an intruder', () => {
     await expectRefused(jobId, 'symbolic link');
     expect(readdirSync(outside)).toEqual([]);
     removeDir(outside);
+  });
+
+  it('refuses a replay of a completed signed job: BullMQ\'s retry, or the same data added again under its id', async () => {
+    const dry = await enqueuePrune(workers.queues, { dryRun: true });
+    expect((await workers.finished(dry.jobId)).state).toBe('completed');
+    const job = (await queueOf('prune').getJob(dry.jobId))!;
+    const signed = job.data as Record<string, unknown>;
+    await job.retry('completed');
+    await workers.until(dry.jobId, (s) => s.state === 'failed');
+    expect((await workers.queues.prune.getJob(dry.jobId))!.failedReason).toContain('a replay');
+    await (await queueOf('prune').getJob(dry.jobId))!.remove();
+    await queueOf('prune').add('prune', signed, { jobId: dry.jobId });
+    await workers.until(dry.jobId, (s) => s.state === 'failed');
+    expect((await workers.queues.prune.getJob(dry.jobId))!.failedReason).toContain('a replay');
+  });
+
+  it('refuses a job signed days ago even when Redis claims it is a retry', async () => {
+    const id = 'prune-old-retry';
+    const old = workers.queues.signer().sign({ queue: 'prune', name: 'prune', id }, { dryRun: true }, new Date(Date.now() - 3 * 86_400_000));
+    await queueOf('prune').add('prune', old, { jobId: id, delay: 60_000 });
+    // The intruder marks it as already attempted, then lets it run.
+    await intruder.hset(`${workers.config.queuePrefix}:prune:${id}`, 'atm', '1');
+    await (await queueOf('prune').getJob(id))!.promote();
+    await expectRefusedAfterRetries(id, 'expired');
+  });
+
+  it('refuses copies of the schedule template under made-up slot ids: old slots, and slots moments apart', async () => {
+    const signer = workers.queues.signer();
+    const template = signer.signTemplate({ queue: 'backup', name: 'backup', id: SCHEDULER_ID }, { trigger: 'schedule' }, new Date(0));
+    const before = await stored();
+    const now = Date.now();
+    await queueOf('backup').add('backup', template, { jobId: `repeat:${SCHEDULER_ID}:${now - 2 * 86_400_000}` });
+    await expectRefused(`repeat:${SCHEDULER_ID}:${now - 2 * 86_400_000}`, 'slot time');
+    // One fresh slot runs (as a genuine one would); its copies a second later are refused.
+    const first = `repeat:${SCHEDULER_ID}:${now}`;
+    await queueOf('backup').add('backup', template, { jobId: first });
+    expect((await workers.finished(first)).state).toBe('completed');
+    for (const offset of [1000, 2000]) {
+      const copy = `repeat:${SCHEDULER_ID}:${now + offset}`;
+      await queueOf('backup').add('backup', template, { jobId: copy });
+      await expectRefused(copy, 'moments apart');
+    }
+    // Exactly one new backup came of the three slots (the prune that follows a scheduled backup may
+    // have removed older ones under this test's one-day retention).
+    expect((await stored()).filter((name) => !before.includes(name))).toHaveLength(1);
   });
 
   it('counts every refusal for /metrics, by queue and reason', async () => {

@@ -1,6 +1,13 @@
-import { renameSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listBackups } from '../../src/backups/list-backups.js';
+import { jobStatsKey, recordJobFinished, seedLastSuccessfulBackup } from '../../src/metrics/job-stats.js';
+import { lastSuccessSeal } from '../../src/metrics/last-success.js';
+import { LocalBackupStore } from '../../src/storage/local-store.js';
 import { pollJob } from '../helpers/api-client.js';
+import { collectingLogger } from '../helpers/in-process-parts.js';
 import { startInProcessService, type InProcessService } from '../helpers/in-process-service.js';
 import { parsePrometheusText, sampleValue, type Sample } from '../helpers/prometheus-text.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
@@ -140,5 +147,79 @@ describe('GET /metrics', () => {
     expect(sampleValue(samples, 'snapkeep_queue_jobs', { queue: 'backup', state: 'failed' })).toBe(1);
     expect(sampleValue(samples, 'snapkeep_queue_jobs', { queue: 'restore', state: 'completed' })).toBe(1);
     expect(sampleValue(samples, 'snapkeep_queue_jobs', { queue: 'restore', state: 'failed' })).toBe(1);
+  });
+});
+
+/**
+ * Issue 13, finding 6, from the side of someone who can write to Redis (no master key) or to the
+ * bucket: the staleness gauge must never be pushed into the future, where its alert goes quiet.
+ */
+describe('the last-success gauge against a Redis or bucket writer', () => {
+  let redis: TestRedis;
+  let svc: InProcessService;
+  let raw: Redis;
+  const FIELD = 'last_success:backup';
+  const statsKey = (): string => jobStatsKey(svc.api.queues);
+  const gauge = async (): Promise<number | undefined> => sampleValue(await scrape(svc.api.url, svc.viewer), 'snapkeep_last_successful_backup_timestamp_seconds');
+  const backupNow = async (): Promise<string> => {
+    const job = await pollJob(svc.api.url, (await post(svc.api.url, '/api/backups', svc.admin)).statusUrl, svc.admin);
+    expect(job.state, String(job.failedReason)).toBe('completed');
+    return (job.result as { createdAt: string }).createdAt;
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    svc = await startInProcessService(redis.url);
+    raw = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    raw?.disconnect();
+    await svc?.close();
+    await redis?.close();
+  });
+
+  it('HSET of a huge value before any backup reads as 0, is warned about once, and the first backup replaces it', async () => {
+    await raw.hset(statsKey(), FIELD, '9999999999');
+    expect(await gauge()).toBe(0);
+    expect(await gauge()).toBe(0);
+    expect(svc.logs.filter((line) => line.includes('no valid MAC') && line.includes('ignored'))).toHaveLength(1);
+    const createdAt = await backupNow();
+    await scrapeUntil(svc.api.url, svc.viewer, (s) => sampleValue(s, 'snapkeep_last_successful_backup_timestamp_seconds') === Date.parse(createdAt) / 1000);
+    expect(await raw.hget(statsKey(), FIELD)).toMatch(/^\d+(\.\d+)?:[0-9a-f]{64}$/);
+    expect(svc.logs.some((line) => line.includes('no valid MAC') && line.includes('replaced'))).toBe(true);
+  });
+
+  it('HSET of a huge value over a recorded time never moves the gauge into the future (MAC-shaped forgeries: test/unit/last-success.test.ts)', async () => {
+    expect(await gauge()).toBeGreaterThan(0);
+    await raw.hset(statsKey(), FIELD, '9999999999');
+    expect(await gauge()).toBe(0);
+  });
+
+  it('a backup dated 2099 planted in the store is listed as future and not counted by the seed at worker start', async () => {
+    const dir = (svc.config.store as { dir: string }).dir;
+    const planted = '20991231T235959Z-deadbeef.tar.age';
+    writeFileSync(join(dir, planted), 'age-encryption.org/v1\n-> X25519 planted\n');
+    await raw.hdel(statsKey(), FIELD);
+    const logs: string[] = [];
+    const logger = collectingLogger(logs);
+    const store = new LocalBackupStore({ type: 'local', dir });
+    // What `serve` and `worker` do at start (cli/processes/run-service.ts).
+    await seedLastSuccessfulBackup(raw, statsKey(), () => listBackups(store, { logger }), logger, svc.config.masterKey);
+    const listed = await listBackups(store);
+    expect(listed.at(-1)).toMatchObject({ id: planted.slice(0, 25), future: true });
+    const newestReal = listed[0]!;
+    expect(newestReal.future).toBeUndefined();
+    expect(await gauge()).toBe(Date.parse(newestReal.createdAt) / 1000);
+    expect(logs.some((line) => line.includes('backup dated in the future') && line.includes(planted))).toBe(true);
+  });
+
+  it('a completed backup whose time is in the future counts as taken now, not then', async () => {
+    await raw.hdel(statsKey(), FIELD);
+    const before = Date.now() / 1000;
+    await recordJobFinished(raw, statsKey(), { queue: 'backup', outcome: 'completed', result: { createdAt: '2099-12-31T23:59:59.000Z', size: 10 }, durationMs: 5 },
+      { seal: lastSuccessSeal(statsKey(), svc.config.masterKey) });
+    const value = (await gauge())!;
+    expect(value).toBeGreaterThanOrEqual(Math.floor(before));
+    expect(value).toBeLessThanOrEqual(Date.now() / 1000);
   });
 });

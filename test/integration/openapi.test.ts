@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/create-app.js';
@@ -96,7 +98,8 @@ describe('OpenAPI document', () => {
         const concrete = path.replace('{id}', '20260101T000000Z-0123abcd').replace('{jobId}', 'backup-x');
         const init = { method: method.toUpperCase(), headers: { 'content-type': 'application/json' }, body: method === 'get' ? null : '{}' };
         const anonymous = await fetch(`${svc.api.url}${concrete}`, init);
-        const asViewer = await fetch(`${svc.api.url}${concrete}`, { ...init, headers: { ...init.headers, ...(op['x-snapkeep-role'] === 'dashboard' ? { authorization: `Basic ${Buffer.from(`v:${svc.viewer}`).toString('base64')}` } : { authorization: `Bearer ${svc.viewer}` }) } });
+        // The role each route refuses: a viewer for superadmin routes, a superadmin for the dashboard.
+        const asViewer = await fetch(`${svc.api.url}${concrete}`, { ...init, headers: { ...init.headers, ...(op['x-snapkeep-role'] === 'dashboard' ? { authorization: `Basic ${Buffer.from(`a:${svc.admin}`).toString('base64')}` } : { authorization: `Bearer ${svc.viewer}` }) } });
         const role = op['x-snapkeep-role'];
         expect(anonymous.status, `${method} ${path} anonymous`).toBe(role === 'public' ? 200 : 401);
         expect(op.security, `${method} ${path}`).toEqual(role === 'public' ? [] : [role === 'dashboard' ? { basicAuth: [] } : { bearerAuth: [] }]);
@@ -134,9 +137,18 @@ describe('OpenAPI document', () => {
     await pollJob(base, prune.statusUrl, svc.admin);
     await check(base, prune.statusUrl, { headers: admin }, 200);
 
+    // Issue 16: a restore drill (its result is a VerifyResult), a listing that now carries its outcome, and accept.
+    const drill = await check(base, `/api/backups/${id}/verify`, { method: 'POST', headers: admin, body: '{}' }, 202) as { statusUrl: string };
+    expect((await pollJob(base, drill.statusUrl, svc.admin)).state).toBe('completed');
+    await check(base, drill.statusUrl, { headers: admin }, 200);
+    const verified = await check(base, '/api/backups', { headers: admin }, 200) as { backups: Array<{ id: string; verified?: boolean }> };
+    expect(verified.backups.find((b) => b.id === id)?.verified).toBe(true);
+    await check(base, `/api/backups/${id}/accept`, { method: 'POST', headers: admin, body: '{}' }, 409);
+    await check(base, '/api/backups/not-an-id/accept', { method: 'POST', headers: admin, body: '{}' }, 400);
+
     await check(base, '/api/health', {}, 200);
     await check(base, '/metrics', { headers: admin }, 200);
-    await check(base, '/admin/queues', { headers: { authorization: `Basic ${Buffer.from(`ops:${svc.admin}`).toString('base64')}` } }, 200);
+    await check(base, '/admin/queues', { headers: { authorization: `Basic ${Buffer.from(`ops:${svc.viewer}`).toString('base64')}` } }, 200);
 
     // Errors, each in the document under its status, each `{error: {code, message}}`.
     await check(base, '/api/backups', {}, 401);
@@ -152,5 +164,21 @@ describe('OpenAPI document', () => {
     await check(disabled.url, '/api/backups', { headers: admin }, 503);
     await check(disabled.url, '/api/backups', { method: 'POST', headers: admin, body: '{}' }, 503);
     await check(disabled.url, '/api/health', {}, 200);
+  });
+
+  // Issue 13, findings 6 and 8: what a writer to BACKUP_LOCAL_DIR can plant still lists, as documented.
+  it('lists a future-dated backup and one with a damaged sidecar, in the documented shape', async () => {
+    const dir = (svc.config.store as { dir: string }).dir;
+    const planted = '20991231T235959Z-deadbeef';
+    const damaged = '20260101T000000Z-0badcafe';
+    writeFileSync(join(dir, `${planted}.crbu`), 'x');
+    writeFileSync(join(dir, `${damaged}.tar.age`), 'x');
+    writeFileSync(join(dir, `.${damaged}.tar.age.meta.json`), '{"snapkeep-encryption":');
+    const answer = await fetchAndCheck(validator, svc.api.url, '/api/backups', { headers: auth(svc.admin) });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.problems).toEqual([]);
+    const { backups } = answer.body as { backups: Array<{ id: string; future?: boolean; encryption: string; error?: string }> };
+    expect(backups.at(-1)).toMatchObject({ id: planted, future: true });
+    expect(backups.find((b) => b.id === damaged)).toMatchObject({ encryption: 'unknown', error: expect.stringContaining(`.${damaged}.tar.age.meta.json`) });
   });
 });

@@ -281,6 +281,20 @@ const cases: Case[] = [
     delete: [],
   },
   {
+    // Issue 13, finding 6: a name planted in the bucket for 2099. Never deleted by a prune (a host
+    // whose clock runs behind would see real backups as future: deleting "future" ones could cost
+    // them), but it fills no window and is not the newest, so real backups are pruned as usual.
+    name: 'a backup planted for 2099 stays as future and keeps nothing else from being pruned',
+    now: WED,
+    policy: { dailyDays: 1, weeklyWeeks: 0 },
+    backups: ['2099-12-31T23:59:59Z', '2026-03-11T02:00:00Z', '2026-03-10T02:00:00Z', '2026-03-09T02:00:00Z'],
+    keep: [
+      ['2099-12-31T23:59:59Z', ['future']],
+      ['2026-03-11T02:00:00Z', ['daily 2026-03-11', 'newest']],
+    ],
+    delete: ['2026-03-10T02:00:00Z', '2026-03-09T02:00:00Z'],
+  },
+  {
     name: 'a lone old backup needs no rail: it is the newest',
     now: WED,
     policy: DEFAULTS,

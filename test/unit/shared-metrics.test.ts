@@ -1,6 +1,7 @@
 import { AggregatorRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { DURATION_BUCKETS_SECONDS, parseJobStats } from '../../src/metrics/job-stats.js';
+import { LastSuccessSeal } from '../../src/metrics/last-success.js';
 import { sharedMetricsJson, type QueueCounts } from '../../src/metrics/shared-metrics.js';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text.js';
 
@@ -8,11 +9,12 @@ const render = (json: ReturnType<typeof sharedMetricsJson>): Promise<string> => 
 
 describe('shared job metrics', () => {
   it('turns the stored per-bucket counts into cumulative Prometheus buckets', async () => {
+    const seal = new LastSuccessSeal(Buffer.alloc(32, 7), 'bull:stats');
     const stats = parseJobStats({
       'jobs:backup:completed': '3', 'jobs:backup:failed': '1', 'jobs:restore:completed': '2',
       'duration:backup:le:1': '1', 'duration:backup:le:10': '1', 'duration:backup:sum': '8000.25', 'duration:backup:count': '3',
-      'last_success:backup': '1763784000.5',
-    });
+      'last_success:backup': seal.seal(1763784000.5),
+    }, seal);
     const samples = parsePrometheusText(await render(sharedMetricsJson(stats, undefined)));
     expect(sampleValue(samples, 'snapkeep_backups_total', { outcome: 'completed' })).toBe(3);
     expect(sampleValue(samples, 'snapkeep_backups_total', { outcome: 'failed' })).toBe(1);
@@ -27,7 +29,7 @@ describe('shared job metrics', () => {
   });
 
   it('declares each metric with its Prometheus type', async () => {
-    const counts = { backup: { waiting: 2, active: 1 }, restore: {}, prune: { failed: 4 } } as QueueCounts;
+    const counts = { backup: { waiting: 2, active: 1 }, restore: {}, prune: { failed: 4 } } as unknown as QueueCounts;
     const text = await render(sharedMetricsJson(parseJobStats({}), counts));
     expect(text).toContain('# TYPE snapkeep_backups_total counter');
     expect(text).toContain('# TYPE snapkeep_backup_size_bytes histogram');

@@ -1,4 +1,4 @@
-import { SCHEMAS, type JsonSchema } from './openapi-schemas.js';
+import { BACKUP_ID_PATTERN, SCHEMAS, type JsonSchema } from './openapi-schemas.js';
 
 /** Who may call an operation: DESIGN's roles, also given as `x-snapkeep-role` so tools and tests can read them. */
 type Access = 'public' | 'any-token' | 'superadmin' | 'dashboard';
@@ -18,7 +18,7 @@ const AUTH_ERRORS: Record<Exclude<Access, 'public'>, Record<string, unknown>> = 
   },
   dashboard: {
     401: { ...error('Missing or unknown credentials.'), headers: { 'WWW-Authenticate': { schema: { type: 'string', examples: ['Basic realm="snapkeep", charset="UTF-8"'] } } } },
-    403: error('A valid token without the superadmin role.'),
+    403: error('A superadmin token: the dashboard takes viewer tokens only (it is read-only, and its password is kept by browsers).'),
     429: error('Too many requests with invalid credentials from this client; try again later.'),
   },
 };
@@ -57,6 +57,15 @@ const BACKUPS_DISABLED = error('Backups are disabled (`backups_disabled`: BACKUP
 const QUEUE_UNAVAILABLE = error('Redis is unreachable (`queue_unavailable`); try again shortly.');
 const BAD_BODY = error('The body is not valid JSON (`invalid_json`) or not what the operation takes (`invalid_request`).');
 const accepted = { description: 'Enqueued: poll `statusUrl`.', content: json('Accepted') };
+/** The `{id}` of a call about one backup. */
+const BACKUP_ID_PARAMETER = [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: BACKUP_ID_PATTERN } }];
+/** What a call that enqueues a job about one backup answers. */
+const BACKUP_JOB_RESPONSES = {
+  202: accepted,
+  400: error('Not a backup id (`invalid_backup_id`), or a bad body.'),
+  404: error('No such backup (`backup_not_found`).'),
+  503: BACKUPS_DISABLED,
+};
 
 /**
  * buildOpenApiDocument is the OpenAPI 3.1 description of snapkeep's HTTP API: every endpoint the
@@ -97,11 +106,45 @@ export function buildOpenApiDocument(version: string): JsonSchema {
           summary: 'Restore a backup beside DB_PATH',
           description: 'The job writes `{DB_PATH}.restore.{id}` after verifying it; it never touches the live database.',
           access: 'superadmin', requestBody: 'RestoreRequest',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d{8}T\\d{6}Z-[0-9a-f]{8}$' } }],
+          parameters: BACKUP_ID_PARAMETER,
+          responses: BACKUP_JOB_RESPONSES,
+        }) },
+      },
+      '/api/backups/{id}/apply': {
+        post: { tags: ['backups'], ...operation('applyBackup', {
+          summary: 'Put a backup in place of the live data (`backup apply`)',
+          description: 'The job runs on a worker with DB_PATH: it uses the verified `{DB_PATH}.restore.{id}` (checked again) or restores '
+            + 'the backup first (an archive always afresh), refuses while a process has the database open unless the worker has '
+            + '`APP_STOP_COMMAND`, keeps every replaced file as `{path}.pre-apply.{time}`, gives the restored database the live file\'s '
+            + 'owner, group and mode and the recorded journal mode, then runs `APP_START_COMMAND`. A failure puts everything back. '
+            + 'No command is ever taken from the request. The result (ApplyResult) lists the moves and how to undo them.',
+          access: 'superadmin', requestBody: 'ApplyRequest',
+          parameters: BACKUP_ID_PARAMETER,
+          responses: BACKUP_JOB_RESPONSES,
+        }) },
+      },
+      '/api/backups/{id}/verify': {
+        post: { tags: ['backups'], ...operation('verifyBackup', {
+          summary: 'Run a restore drill of a backup',
+          description: 'The job downloads and decrypts the backup (its tag), checks the SQLite header and `PRAGMA integrity_check` '
+            + '(an archive: every entry against its manifest) and compares the content fingerprint recorded at backup time, in '
+            + 'STATE_DIR/tmp, writing nothing beside DB_PATH. Its result (VerifyResult) names the check that failed; the outcome '
+            + 'appears in `GET /api/backups` and /metrics, and a failure sends `verify.failed`.',
+          access: 'superadmin', requestBody: 'VerifyRequest',
+          parameters: BACKUP_ID_PARAMETER,
+          responses: BACKUP_JOB_RESPONSES,
+        }) },
+      },
+      '/api/backups/{id}/accept': {
+        post: { tags: ['backups'], ...operation('acceptAnomaly', {
+          summary: 'Accept a backup flagged as an anomaly',
+          description: 'Clears the flag (the database really did shrink): the retention policy decides again about the backup kept before it.',
+          access: 'superadmin', requestBody: 'AcceptRequest',
+          parameters: BACKUP_ID_PARAMETER,
           responses: {
-            202: accepted,
-            400: error('Not a backup id (`invalid_backup_id`), or a bad body.'),
-            404: error('No such backup (`backup_not_found`).'),
+            200: { description: 'The flag is cleared.', content: json('AcceptResult') },
+            400: BACKUP_JOB_RESPONSES[400],
+            409: error('The backup is not flagged (`not_flagged`).'),
             503: BACKUPS_DISABLED,
           },
         }) },
@@ -129,7 +172,7 @@ export function buildOpenApiDocument(version: string): JsonSchema {
       },
       '/api/health': {
         get: { tags: ['operations'], ...operation('getHealth', {
-          summary: 'Reachability of Redis and the store',
+          summary: 'Reachability of Redis and the store, and when a restore drill last passed',
           description: 'Open to all; tells only up/down/disabled and the version.',
           access: 'public',
           responses: {
@@ -150,7 +193,8 @@ export function buildOpenApiDocument(version: string): JsonSchema {
         get: { tags: ['operations'], ...operation('getMetrics', {
           summary: 'Prometheus metrics',
           description: 'Backups, restores and prunes by outcome (counted by every worker, kept in Redis), durations and sizes, '
-            + 'the time of the last successful backup, queue depths by state, and this process\'s default metrics. Any valid token.',
+            + 'the time of the last successful backup and of the last good restore drill, failed drills, queue depths by state, '
+            + 'and this process\'s default metrics. Any valid token.',
           access: 'any-token',
           responses: { 200: { description: 'Prometheus text exposition format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } } },
         }) },
@@ -158,7 +202,7 @@ export function buildOpenApiDocument(version: string): JsonSchema {
       '/admin/queues': {
         get: { tags: ['operations'], ...operation('getDashboard', {
           summary: 'Bull Board dashboard',
-          description: 'The backup, restore and prune queues in a browser. HTTP Basic auth: any user name, a superadmin token as the '
+          description: 'Every queue (backup, restore, prune, verify, notify…) in a browser. HTTP Basic auth: any user name, a superadmin token as the '
             + 'password. Everything under /admin/queues/ (the UI\'s assets and its own JSON API) takes the same credentials.',
           access: 'dashboard',
           responses: { 200: { description: 'The dashboard page.', content: { 'text/html': { schema: { type: 'string' } } } } },
@@ -169,7 +213,7 @@ export function buildOpenApiDocument(version: string): JsonSchema {
       schemas: SCHEMAS,
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'A token from `snapkeep token create`. `/api/backups…` needs the superadmin role; `/api/jobs` and `/metrics` take any role.' },
-        basicAuth: { type: 'http', scheme: 'basic', description: 'The dashboard: any user name, a superadmin token as the password.' },
+        basicAuth: { type: 'http', scheme: 'basic', description: 'The dashboard: any user name, a viewer token as the password (superadmin tokens are refused).' },
       },
     },
   };

@@ -14,6 +14,8 @@ const dateTime: JsonSchema = { type: 'string', format: 'date-time' };
 /** BACKUP_ID_PATTERN is the backup-id shape, `YYYYMMDDTHHMMSSZ-xxxxxxxx`, as a JSON Schema pattern. */
 export const BACKUP_ID_PATTERN = '^\\d{8}T\\d{6}Z-[0-9a-f]{8}$';
 
+const VERIFY_CHECKS = ['download', 'decrypt', 'origin', 'archive-entries', 'sqlite-header', 'integrity_check', 'fingerprint'];
+
 /** SCHEMAS are the document's `components.schemas`, by name. */
 export const SCHEMAS: Record<string, JsonSchema> = {
   Error: {
@@ -60,6 +62,29 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       passphrase: { type: 'string', minLength: 1, maxLength: 1024, description: 'The passphrase of a passphrase backup, sealed like CreateBackupRequest\'s.' },
     },
   },
+  ApplyRequest: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'Send `{}` or no body. There is no command field: the worker runs only its own APP_STOP_COMMAND and APP_START_COMMAND.',
+    properties: {
+      passphrase: { type: 'string', minLength: 1, maxLength: 1024, description: 'The passphrase of a passphrase backup, sealed like CreateBackupRequest\'s.' },
+    },
+  },
+  VerifyRequest: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'Send `{}` or no body.',
+    properties: {
+      passphrase: { type: 'string', minLength: 1, maxLength: 1024, description: 'The passphrase of a passphrase backup, sealed like CreateBackupRequest\'s.' },
+    },
+  },
+  AcceptRequest: { type: 'object', additionalProperties: false, description: 'Send `{}` or no body.', properties: {} },
+  AcceptResult: {
+    type: 'object',
+    required: ['backupId', 'accepted'],
+    additionalProperties: false,
+    properties: { backupId: { type: 'string', pattern: BACKUP_ID_PATTERN }, accepted: { const: true } },
+  },
   PruneRequest: {
     type: 'object',
     required: ['dryRun'],
@@ -82,6 +107,19 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       encryption: { enum: ['master-key', 'passphrase', 'public-key', 'unknown'], description: '`unknown` when its metadata could not be read; `error` says why.' },
       future: { const: true, description: 'Present when its time lies more than five minutes after the server\'s clock (a skewed clock, or a planted name): never counted as the newest backup, never deleted by a prune.' },
       error: { type: 'string', description: 'Present when its metadata could not be read (a damaged sidecar or object metadata), naming the file or key; a prune never deletes it.' },
+      verified: { type: 'boolean', description: 'The outcome of its last restore drill; absent when it has never been verified (or Redis is unreachable).' },
+      verifiedAt: { ...dateTime, description: 'When its last restore drill ran.' },
+      anomaly: {
+        type: 'object',
+        required: ['reason', 'flaggedAt', 'previousId'],
+        additionalProperties: false,
+        description: 'Present while it is flagged as an anomaly (the database shrank, a table lost rows or disappeared): every prune keeps `previousId` until `POST /api/backups/{id}/accept`.',
+        properties: {
+          reason: { type: 'string' },
+          flaggedAt: dateTime,
+          previousId: { type: 'string', pattern: BACKUP_ID_PATTERN, description: 'The backup it was compared with.' },
+        },
+      },
     },
   },
   BackupList: {
@@ -94,7 +132,7 @@ export const SCHEMAS: Record<string, JsonSchema> = {
     type: 'object',
     required: ['phase', 'percent', 'bytesDone', 'bytesTotal'],
     properties: {
-      phase: { enum: ['snapshot', 'upload', 'download', 'verify', 'prune'] },
+      phase: { enum: ['snapshot', 'upload', 'download', 'verify', 'prune', 'apply'] },
       percent: { type: 'number', minimum: 0, maximum: 100 },
       bytesDone: { type: 'integer', minimum: 0 },
       bytesTotal: { type: 'integer', minimum: 0 },
@@ -137,6 +175,68 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       },
     },
   },
+  ApplyResult: {
+    type: 'object',
+    required: ['backupId', 'kind', 'source', 'restored', 'moves', 'undo', 'database'],
+    description: 'What an apply did. `moves` in the order made: `aside` keeps a live path as `{path}.pre-apply.{time}`, `into place` puts a restored one where it belongs.',
+    properties: {
+      backupId: { type: 'string', pattern: BACKUP_ID_PATTERN },
+      kind: { type: 'string', examples: ['database', 'archive'] },
+      source: { type: 'string', description: 'The verified restore put in place: `{DB_PATH}.restore.{id}`, or the archive\'s restore directory.' },
+      restored: { type: 'boolean', description: 'True when the apply restored the backup itself.' },
+      moves: {
+        type: 'array',
+        items: { type: 'object', required: ['from', 'to', 'role'], properties: { from: { type: 'string' }, to: { type: 'string' }, role: { enum: ['aside', 'into place'] }, copied: { type: 'boolean' } } },
+      },
+      undo: { type: 'array', items: { type: 'string' }, description: 'Shell lines that undo the moves, in order, with the application stopped.' },
+      commands: { type: 'object', properties: { stop: { type: 'string' }, start: { type: 'string' } } },
+      stopped: { type: 'array', items: { type: 'object', properties: { pid: { type: 'integer' }, command: { type: 'string' } } }, description: 'Processes that had the database open when the stop command ran.' },
+      database: {
+        type: 'object',
+        required: ['path', 'uid', 'gid', 'mode', 'journalMode'],
+        properties: { path: { type: 'string' }, uid: { type: 'integer' }, gid: { type: 'integer' }, mode: { type: 'string', pattern: '^[0-7]{4}$' }, journalMode: { type: 'string' } },
+      },
+      durationMs: { type: 'integer', minimum: 0 },
+    },
+  },
+  VerifyResult: {
+    type: 'object',
+    required: ['verifications', 'verified'],
+    description: 'A restore drill: one verification per backup drilled (the schedule drills the newest and one older backup).',
+    properties: {
+      verified: { type: 'boolean', description: 'True when every verification passed.' },
+      skippedReason: { type: 'string' },
+      verifications: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['backupId', 'verified', 'verifiedAt', 'checks'],
+          properties: {
+            backupId: { type: 'string', pattern: BACKUP_ID_PATTERN },
+            verified: { type: 'boolean' },
+            verifiedAt: dateTime,
+            durationMs: { type: 'integer', minimum: 0 },
+            failedCheck: { enum: VERIFY_CHECKS, description: 'The check that failed, when verified is false.' },
+            reason: { type: 'string' },
+            checks: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['check', 'outcome'],
+                properties: { check: { enum: VERIFY_CHECKS }, outcome: { enum: ['passed', 'failed', 'skipped'] }, detail: { type: 'string' } },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+  NotifyResult: {
+    type: 'object',
+    required: ['target', 'status'],
+    description: 'A notification delivered: the target (a webhook by the hash of its URL, or `healthchecks`) and the HTTP status it answered.',
+    properties: { target: { type: 'string' }, status: { type: 'integer' } },
+  },
   PruneResult: {
     type: 'object',
     required: ['kept', 'deleted', 'dryRun'],
@@ -154,13 +254,13 @@ export const SCHEMAS: Record<string, JsonSchema> = {
     additionalProperties: false,
     properties: {
       id: { type: 'string' },
-      queue: { enum: ['backup', 'restore', 'prune'] },
+      queue: { enum: ['backup', 'restore', 'prune', 'apply', 'verify', 'notify'] },
       name: { type: 'string' },
       state: { enum: ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed', 'unknown'] },
       progress: { anyOf: [ref('JobProgress'), { type: 'null' }] },
       attemptsMade: { type: 'integer', minimum: 0 },
       maxAttempts: { type: 'integer', minimum: 1 },
-      result: { anyOf: [ref('BackupResult'), ref('RestoreResult'), ref('PruneResult'), { type: 'null' }], description: 'Set once the job completed.' },
+      result: { anyOf: [ref('BackupResult'), ref('RestoreResult'), ref('PruneResult'), ref('ApplyResult'), ref('VerifyResult'), ref('NotifyResult'), { type: 'null' }], description: 'Set once the job completed.' },
       failedReason: nullable('string'),
       createdAt: nullable('string', { format: 'date-time' }),
       startedAt: nullable('string', { format: 'date-time' }),
@@ -169,13 +269,14 @@ export const SCHEMAS: Record<string, JsonSchema> = {
   },
   Health: {
     type: 'object',
-    required: ['status', 'redis', 'storage', 'version'],
+    required: ['status', 'redis', 'storage', 'lastGoodDrillAt', 'version'],
     additionalProperties: false,
     description: 'Reachability only: never a host, a key or a token.',
     properties: {
       status: { enum: ['ok', 'degraded'] },
       redis: { enum: ['up', 'down'] },
       storage: { enum: ['up', 'down', 'disabled'] },
+      lastGoodDrillAt: { ...nullable('string', { format: 'date-time' }), description: 'When a restore drill last verified a backup; null when none has.' },
       version: { type: 'string' },
     },
   },

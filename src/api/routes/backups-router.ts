@@ -1,12 +1,19 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import Joi from 'joi';
 import { findBackup } from '../../backups/find-backup.js';
 import { listBackups } from '../../backups/list-backups.js';
 import { enqueueBackup, enqueuePrune, enqueueRestore, type EnqueuedJob } from '../../queue/enqueue.js';
+import { enqueueApply } from '../../queue/enqueue.js';
 import type { Queues } from '../../queue/queues.js';
 import type { BackupStore } from '../../storage/backup-store.js';
 import type { Logger } from '../../logging/create-logger.js';
 import type { SealPassphrase } from '../../age/passphrase-sealer.js';
+import { isBackupId } from '../../backups/backup-id.js';
+import { SnapkeepError } from '../../errors.js';
+import { clearAnomalyRecord } from '../../guardrail/anomaly-records.js';
+import { enqueueVerify } from '../../queue/enqueue.js';
+import { withBackupStatus } from '../../verification/backup-status.js';
+import type { VerificationRecords } from '../../verification/verification-records.js';
 import { ApiError } from '../http-errors.js';
 import { sealRequestPassphrase } from '../seal-request-passphrase.js';
 import { validateBody } from '../validate.js';
@@ -15,6 +22,11 @@ import { validateBody } from '../validate.js';
 const passphrase = Joi.string().min(1).max(1024);
 const createSchema = Joi.object({ passphrase }).unknown(false);
 const restoreSchema = Joi.object({ force: Joi.boolean(), passphrase }).unknown(false);
+// Never a command: the worker runs only its own APP_STOP_COMMAND and APP_START_COMMAND.
+const applySchema = Joi.object({ passphrase }).unknown(false);
+// Restore drills take a passphrase for a passphrase backup, like restores; accepting an anomaly takes nothing.
+const verifySchema = Joi.object({ passphrase }).unknown(false);
+const acceptSchema = Joi.object({}).unknown(false);
 // dryRun is required: a call that deletes backups must say so, never by an empty body.
 const pruneSchema = Joi.object({ dryRun: Joi.boolean().required(), force: Joi.boolean() }).unknown(false);
 
@@ -24,7 +36,11 @@ const accepted = (job: EnqueuedJob) => ({ jobId: job.jobId, statusUrl: `/api/job
  * backupsRouter serves `/api/backups…`: it validates, enqueues and answers with a job id; the work
  * itself happens in a worker. With no store configured every call is 503 backups_disabled.
  */
-export function backupsRouter(deps: { store: BackupStore | undefined; queues: Queues; logger: Logger; sealPassphrase?: SealPassphrase }): Router {
+export function backupsRouter(deps: {
+  store: BackupStore | undefined; queues: Queues; logger: Logger; sealPassphrase?: SealPassphrase;
+  /** The master keys that vouch for drill and anomaly records (issue 16), and the drills' records. */
+  masterKeys?: ReadonlyArray<Buffer | undefined>; verifications?: VerificationRecords;
+}): Router {
   const router = Router();
   const { queues, logger } = deps;
 
@@ -36,6 +52,12 @@ export function backupsRouter(deps: { store: BackupStore | undefined; queues: Qu
     next();
   });
   const store = (): BackupStore => deps.store!;
+  // A request about one backup: its body checked, the backup found, a passphrase sealed for the workers.
+  const aboutBackup = async <B extends { passphrase?: string }>(schema: Joi.Schema<B>, req: Request) => {
+    const body = validateBody(schema, req.body);
+    const backup = await findBackup(store(), String(req.params.id));
+    return { body, backupId: backup.id, sealed: await sealRequestPassphrase(deps.sealPassphrase, body.passphrase) };
+  };
 
   router.post('/', async (req, res) => {
     const body = validateBody(createSchema, req.body);
@@ -46,7 +68,10 @@ export function backupsRouter(deps: { store: BackupStore | undefined; queues: Qu
   });
 
   router.get('/', async (_req, res) => {
-    const backups = await listBackups(store());
+    // Each backup's last restore drill and anomaly flag (issue 16) beside what the store lists.
+    const backups = await withBackupStatus(await listBackups(store()), {
+      store: store(), masterKeys: deps.masterKeys ?? [], ...(deps.verifications ? { verifications: deps.verifications } : {}),
+    });
     res.json({ backups });
   });
 
@@ -58,12 +83,35 @@ export function backupsRouter(deps: { store: BackupStore | undefined; queues: Qu
   });
 
   router.post('/:id/restore', async (req, res) => {
-    const body = validateBody(restoreSchema, req.body);
+    const { body, backupId, sealed } = await aboutBackup(restoreSchema, req);
+    const job = await enqueueRestore(queues, { backupId, ...(body.force ? { force: true } : {}), ...sealed });
+    logger.info('restore requested', { jobId: job.jobId, backupId, by: req.token?.name });
+    res.status(202).json(accepted(job));
+  });
+
+  router.post('/:id/apply', async (req, res) => {
+    const { backupId, sealed } = await aboutBackup(applySchema, req);
+    const job = await enqueueApply(queues, { backupId, ...sealed });
+    logger.info('apply requested', { jobId: job.jobId, backupId, by: req.token?.name });
+    res.status(202).json(accepted(job));
+  });
+
+  router.post('/:id/verify', async (req, res) => {
+    const body = validateBody(verifySchema, req.body);
     const backup = await findBackup(store(), req.params.id);
     const sealed = await sealRequestPassphrase(deps.sealPassphrase, body.passphrase);
-    const job = await enqueueRestore(queues, { backupId: backup.id, ...(body.force ? { force: true } : {}), ...sealed });
-    logger.info('restore requested', { jobId: job.jobId, backupId: backup.id, by: req.token?.name });
+    const job = await enqueueVerify(queues, { trigger: 'api', backupId: backup.id, ...sealed });
+    logger.info('restore drill requested', { jobId: job.jobId, backupId: backup.id, by: req.token?.name });
     res.status(202).json(accepted(job));
+  });
+
+  router.post('/:id/accept', async (req, res) => {
+    validateBody(acceptSchema, req.body);
+    const { id } = req.params;
+    if (!isBackupId(id)) throw new SnapkeepError('invalid_backup_id', 'not a backup id: expected YYYYMMDDTHHMMSSZ-xxxxxxxx');
+    if (!(await clearAnomalyRecord(store(), id))) throw new SnapkeepError('not_flagged', `backup ${id} is not flagged as an anomaly`);
+    logger.info('anomaly accepted: the retention policy decides again', { backupId: id, by: req.token?.name });
+    res.json({ backupId: id, accepted: true });
   });
 
   return router;

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Redis } from 'ioredis';
 import type { BackupStore } from '../../storage/backup-store.js';
 import { answersPing } from '../../queue/redis-connection.js';
+import type { VerificationRecords } from '../../verification/verification-records.js';
 import { VERSION } from '../../version.js';
 import { withTimeout } from '../../with-timeout.js';
 
@@ -27,12 +28,25 @@ export async function checkStore(store: BackupStore | undefined): Promise<Reacha
  * healthRouter serves `GET /api/health`, open to all: only up/down/disabled and the version, never
  * a host, key or token. 503 when Redis (which every job needs) or a configured store is down.
  */
-export function healthRouter(deps: { redis: Redis; store: BackupStore | undefined }): Router {
+export function healthRouter(deps: { redis: Redis; store: BackupStore | undefined; verifications?: VerificationRecords }): Router {
   const router = Router();
   router.get('/', async (_req, res) => {
-    const [redis, storage] = await Promise.all([checkRedis(deps.redis), checkStore(deps.store)]);
+    const [redis, storage, lastGoodDrillAt] = await Promise.all([checkRedis(deps.redis), checkStore(deps.store), lastGoodDrill(deps.verifications)]);
     const ok = redis === 'up' && storage !== 'down';
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', redis, storage, version: VERSION });
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', redis, storage, lastGoodDrillAt, version: VERSION });
   });
   return router;
+}
+
+/**
+ * lastGoodDrill is when a restore drill last verified a backup (issue 16), as signed in Redis; null
+ * when none has, or it cannot be read. A time, not a backup id: the answer is public.
+ */
+async function lastGoodDrill(verifications: VerificationRecords | undefined): Promise<string | null> {
+  if (!verifications) return null;
+  try {
+    return (await withTimeout(verifications.read(), 1500)).lastGood?.verifiedAt ?? null;
+  } catch {
+    return null;
+  }
 }
