@@ -4,6 +4,7 @@ import type { PruneJobData, PruneResult } from '../src/queue/job-types.js';
 import { planRetention } from '../src/retention/plan-retention.js';
 import type { JobContext } from './job-context.js';
 import { flaggedAnomalies } from './guardrail/flagged-anomalies.js';
+import { unrecordedBackups } from './unrecorded-backups.js';
 
 /**
  * prune applies the retention policy as of `data.at` (default now): it lists the whole store (a
@@ -19,12 +20,18 @@ export async function prune(data: PruneJobData, ctx: JobContext): Promise<PruneR
   // A backup whose metadata cannot be read is never deleted: nobody can tell what it is, and
   // one damaged file must cost nothing else. It stays out of the plan, so it is no rule's newest.
   const unreadable = new Set(backups.filter((b) => b.error !== undefined).map((b) => b.id));
+  // Once this installation records what its backups hold, a backup without a record is kept out
+  // of the plan (and kept): a copy planted under a newer id must not displace the genuine ones. An
+  // installation with no recorded backup at all (older backups only) prunes them as before.
+  const unrecorded = await unrecordedBackups(ctx, backups);
+  const anyRecorded = backups.some((b) => b.kind === 'database' && b.error === undefined && !unrecorded.has(b.id));
+  const unverified = anyRecorded ? unrecorded : new Set<string>();
   // One id normally has one object; should two kinds ever share an id, both go together. Store
   // calls take names relative to the prefix (`name`), not the full key listings show.
   const namesById = new Map<string, string[]>();
   for (const b of backups) namesById.set(b.id, [...(namesById.get(b.id) ?? []), b.name]);
   const plan = planRetention(
-    backups.filter((b) => !unreadable.has(b.id)).map((b) => ({ id: b.id, createdAt: new Date(b.createdAt) })),
+    backups.filter((b) => !unreadable.has(b.id) && !unverified.has(b.id)).map((b) => ({ id: b.id, createdAt: new Date(b.createdAt) })),
     ctx.config.retention,
     now,
     { ...(data.force ? { force: true } : {}), anomalies: await flaggedAnomalies(ctx) },
@@ -35,6 +42,7 @@ export async function prune(data: PruneJobData, ctx: JobContext): Promise<PruneR
   const spared = [
     ...plan.delete.filter((id) => restoring.has(id)).map((id) => [id, 'restoring'] as const),
     ...[...unreadable].map((id) => [id, 'unreadable metadata'] as const),
+    ...[...unverified].map((id) => [id, 'unverified origin'] as const),
   ];
   const deleted = plan.delete.filter((id) => !restoring.has(id));
   if (!data.dryRun && deleted.length > 0) {

@@ -94,12 +94,15 @@ describe('planted and damaged backups, and a hand-set last-success time', () => 
     service = undefined;
   });
 
-  it('a prune deletes the old backup, keeps the planted one as future and the damaged one it cannot read', async () => {
+  it('a prune keeps the planted one as future, the damaged one it cannot read, and the old one it cannot vouch for, counting only the real backup', async () => {
     const run = await runCli(['backup', 'prune', '--json'], env);
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as PruneResult;
-    expect(result.deleted).toEqual([old]);
+    // The old `.crbu` carries no authenticated record while the real backup does: it stays out of
+    // the plan (workers/unrecorded-backups.ts), neither counted nor deleted.
+    expect(result.deleted).toEqual([]);
     expect(result.reasons).toEqual({
+      [old]: ['unverified origin'],
       [planted]: ['future'],
       [real.backupId]: [`daily ${real.createdAt.slice(0, 10)}`, 'newest'],
       [damaged]: ['unreadable metadata'],

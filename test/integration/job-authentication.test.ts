@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { factsMetadata } from '../../src/backups/backup-facts.js';
 import { newBackupId } from '../../src/backups/backup-id.js';
 import { refusedJobsKey, refusedJobsRegistry } from '../../src/metrics/refused-jobs.js';
 import { enqueueBackup, enqueuePrune } from '../../src/queue/enqueue.js';
@@ -41,7 +42,9 @@ describe('jobs written to Redis by an intruder', () => {
     for (let day = 0; day < 11; day++) {
       const id = newBackupId(new Date(Date.now() - day * 86_400_000 - 3_600_000));
       const bytes = await encryptBuffer(workers.config.masterKey!, Buffer.from('SQLite format 3\0'));
-      await workers.store.put(`${id}.crbu`, Readable.from([bytes]), { metadata: snapkeepMetadata(workers.config.masterKey!) });
+      // With the authenticated record a real backup carries, so retention counts them (workers/unrecorded-backups.ts).
+      const facts = factsMetadata(id, { journalMode: 'delete', fingerprint: { tables: {}, schemaSha256: '0'.repeat(64) } }, workers.config.masterKey!);
+      await workers.store.put(`${id}.crbu`, Readable.from([bytes]), { metadata: { ...snapkeepMetadata(workers.config.masterKey!), ...facts } });
     }
   });
 

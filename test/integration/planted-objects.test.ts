@@ -7,7 +7,10 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/config.js';
 import { SnapkeepError } from '../../src/errors.js';
+import { newBackupId } from '../../src/backups/backup-id.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { backup } from '../../workers/backup.js';
+import { prune } from '../../workers/prune.js';
 import { restore } from '../../workers/restore.js';
 import { encryptBuffer } from '../helpers/broken-backups.js';
 import { jobContext, newBackupIdLike, openWorkspace, workspaceConfig, type RestoreWorkspace } from '../helpers/restore-harness.js';
@@ -75,6 +78,21 @@ describe('objects planted or altered in the bucket', () => {
     expect(error.code).toBe('integrity_failed');
     expect(error.message).toContain(`does not hold what backup ${newer.backupId} recorded`);
     expect(leftBeside()).toEqual([]);
+  });
+
+  it('keeps a copy planted under a newer id out of retention, so it cannot displace the genuine backups', async () => {
+    setUp(60);
+    config = loadConfig({ ...ws!.storeEnv, DB_PATH: ws!.dbPath, STATE_DIR: ws!.stateDir, MASTER_KEY: config.masterKey!.toString('hex'), BACKUP_RETAIN_DAILY_DAYS: '1', BACKUP_RETAIN_WEEKLY_WEEKS: '0' });
+    const older = await backup({ trigger: 'cli' }, jobContext(config, ws!.store));
+    const genuine = await backup({ trigger: 'cli' }, jobContext(config, ws!.store));
+    // The intruder copies the older ciphertext under an id a few seconds newer than the genuine one.
+    const planted = newBackupId(new Date(Date.now() + 5000));
+    await ws!.store.put(`${planted}.crbu`, Readable.from([(await bytesOf(`${older.backupId}.crbu`)).bytes]), { metadata: {} });
+    const result = await prune({ dryRun: false }, jobContext(config, ws!.store));
+    expect(result.kept).toContain(genuine.backupId);
+    expect(result.reasons[planted]).toEqual(['unverified origin']);
+    expect(result.deleted).toEqual([older.backupId]);
+    expect((await ws!.store.list()).map((o) => o.name).sort()).toEqual([`${genuine.backupId}.crbu`, `${planted}.crbu`].sort());
   });
 
   it('restores an object without an authenticated record (an older or foreign CRBU writer) only as unverified', async () => {
