@@ -57,4 +57,10 @@ try {
   }
 }
 // A one-shot command is done: exit without waiting for idle keep-alive sockets to time out.
-if (!runningService) process.exit(process.exitCode ?? 0);
+if (!runningService) {
+  // On Node 24 a pipe's writes may still be queued here: exiting at once cut a long `backup prune`
+  // listing off after about 170 lines. An empty write's callback runs once all before it went out.
+  const drained = (stream: NodeJS.WriteStream): Promise<void> => new Promise((resolve) => { stream.write('', () => resolve()); });
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(process.exitCode ?? 0);
+}

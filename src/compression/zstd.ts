@@ -1,12 +1,10 @@
-import { availableParallelism } from 'node:os';
 import type { Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { SnapkeepError } from '../errors.js';
 
 /**
  * zstd through Node's own zlib (Node >= 22.15: no native dependency of ours). Compression runs on
- * zstd's own threads (nbWorkers, as `zstd -T0`) and the libuv pool, never the event loop, so the API
- * in `serve` keeps answering during a backup. Backups compress before they encrypt: ciphertext does
+ * the libuv pool, never the event loop, so the API in `serve` keeps answering during a backup. Backups compress before they encrypt: ciphertext does
  * not compress.
  */
 
@@ -28,7 +26,10 @@ export function createZstdCompressor(level: number): Transform {
     params: {
       [c.ZSTD_c_compressionLevel]: level,
       [c.ZSTD_c_checksumFlag]: 1,
-      [c.ZSTD_c_nbWorkers]: Math.max(1, availableParallelism()),
+      // One thread, on the libuv pool: Node's zstd stream with nbWorkers >= 1 emits a truncated or
+      // broken frame for inputs past a few MiB (nodejs/node#59899; measured here: a 248 MiB database
+      // gave a 10 MiB object that did not restore). Revisit when that is fixed.
+      [c.ZSTD_c_nbWorkers]: 0,
     },
     chunkSize: 1024 * 1024,
   });
