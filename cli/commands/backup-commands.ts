@@ -122,7 +122,8 @@ export function registerBackupCommands(program: Command): void {
       const config = loadCliConfig({ store: true });
       const store = requireStore(config);
       // Anomaly flags live in the store (issue 16); drills' records in Redis, which this command does not need.
-      const backups = await withBackupStatus(await listBackups(store), { store, masterKeys: [config.masterKey, ...config.previousMasterKeys] });
+      // Warnings (future-dated, unreadable metadata) go to stderr, the listing to stdout.
+      const backups = await withBackupStatus(await listBackups(store, { logger: cliLogger(config, true) }), { store, masterKeys: [config.masterKey, ...config.previousMasterKeys] });
       if (options.json) print({ backups });
       else {
         printBackupTable(backups);

@@ -69,7 +69,7 @@ export function backupsRouter(deps: {
 
   router.get('/', async (_req, res) => {
     // Each backup's last restore drill and anomaly flag (issue 16) beside what the store lists.
-    const backups = await withBackupStatus(await listBackups(store()), {
+    const backups = await withBackupStatus(await listBackups(store(), { logger }), {
       store: store(), masterKeys: deps.masterKeys ?? [], ...(deps.verifications ? { verifications: deps.verifications } : {}),
     });
     res.json({ backups });
