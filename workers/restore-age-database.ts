@@ -13,6 +13,7 @@ import { verifySqliteFile } from '../src/snapshot/verify-sqlite.js';
 import type { JobContext } from './job-context.js';
 import { openBackupPlaintext, type FoundBackup } from './open-backup-plaintext.js';
 import { assertRestoreTargetFree, explainDiskFull, placeRestore, restoreTargetPath, syncPath } from './restore-files.js';
+import { masterKeysOf } from '../src/config/master-keys.js';
 
 /**
  * restoreAgeDatabase restores a database-only age backup (`{id}.age`) as the CRBU restore does:
@@ -28,7 +29,7 @@ export async function restoreAgeDatabase(backup: FoundBackup, data: RestoreJobDa
   await assertRestoreTargetFree(target, force);
   await sweepStaleTemporaries(dirname(dbPath), ctx.logger);
   const temp = temporaryPath(dirname(dbPath), 'restore');
-  const masterKeys = [ctx.config.masterKey, ...ctx.config.previousMasterKeys].filter((k): k is Buffer => k !== undefined);
+  const masterKeys = masterKeysOf(ctx.config);
   const facts = readFacts(backup.id, backup.metadata, masterKeys);
   // Never more than the recorded size (or 100 × the object's without a record): a `.zst.age` planted
   // by whoever holds the public key must not fill the disk beside the live database.

@@ -12,6 +12,7 @@ import type { JobContext } from './job-context.js';
 import { openBackupPlaintext, type FoundBackup } from './open-backup-plaintext.js';
 import { partialRestorePath, removeStalePartialRestores, removeTree, restoreRootDir } from './partial-restores.js';
 import { restoreAgeDatabase } from './restore-age-database.js';
+import { masterKeysOf } from '../src/config/master-keys.js';
 
 /** archiveRestoreDir is where an archive is restored by default: `{STATE_DIR}/restore/{id}`. */
 export const archiveRestoreDir = (stateDir: string, backupId: string): string => join(restoreRootDir(stateDir), backupId);
@@ -52,7 +53,7 @@ async function restoreArchive(backup: FoundBackup, data: RestoreJobData, ctx: Jo
     const extracted = await extractArchive(plaintext.stream, temp, backup.id, {
       checkManifest: (manifest) => {
         origin = checkManifestOrigin(manifest, {
-          masterKeys: [ctx.config.masterKey, ...ctx.config.previousMasterKeys].filter((k): k is Buffer => k !== undefined),
+          masterKeys: masterKeysOf(ctx.config),
           encryptedWithMasterKey: backup.encryption === 'master-key',
           trustUnverified: ctx.trustUnverifiedOrigin === true,
         });

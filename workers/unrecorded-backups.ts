@@ -1,6 +1,7 @@
 import { readFacts } from '../src/backups/backup-facts.js';
 import type { StoredBackup } from '../src/backups/list-backups.js';
 import type { JobContext } from './job-context.js';
+import { masterKeysOf } from '../src/config/master-keys.js';
 
 // HEADs at once, as the listing does for age objects.
 const AT_ONCE = 8;
@@ -13,7 +14,7 @@ const AT_ONCE = 8;
  * authenticated manifest and are not looked at here. A HEAD per database backup.
  */
 export async function unrecordedBackups(ctx: Pick<JobContext, 'store' | 'config'>, backups: readonly StoredBackup[]): Promise<Set<string>> {
-  const keys = [ctx.config.masterKey, ...ctx.config.previousMasterKeys].filter((k): k is Buffer => k !== undefined);
+  const keys = masterKeysOf(ctx.config);
   const databases = backups.filter((b) => b.kind === 'database' && b.error === undefined);
   const unrecorded = new Set<string>();
   for (let i = 0; i < databases.length; i += AT_ONCE) {

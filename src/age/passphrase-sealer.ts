@@ -3,6 +3,7 @@ import type { Config } from '../config/config.js';
 import { SnapkeepError } from '../errors.js';
 import { sealSecret } from './ephemeral-keyring.js';
 import { liveWorkerRecipients } from './worker-recipients.js';
+import { masterKeysOf } from '../config/master-keys.js';
 
 /** SealPassphrase turns a passphrase into a box only live worker processes can open, fit for job data. */
 export type SealPassphrase = (passphrase: string) => Promise<string>;
@@ -21,7 +22,7 @@ export class NoLiveWorkerError extends SnapkeepError {
  * job can open it. Keys are vouched for by MASTER_KEY or MASTER_KEY_PREVIOUS.
  */
 export function passphraseSealer(redis: Redis, config: Pick<Config, 'queuePrefix' | 'masterKey' | 'previousMasterKeys'>): SealPassphrase {
-  const masterKeys = [config.masterKey, ...config.previousMasterKeys].filter((k): k is Buffer => k !== undefined);
+  const masterKeys = masterKeysOf(config);
   return async (passphrase: string) => {
     if (passphrase === '') throw new SnapkeepError('invalid_config', 'the passphrase is empty');
     const recipients = await liveWorkerRecipients(redis, { queuePrefix: config.queuePrefix, masterKeys });

@@ -16,6 +16,7 @@ import type { FoundBackup } from '../open-backup-plaintext.js';
 import { restoreRootDir } from '../partial-restores.js';
 import { restoreTargetPath } from '../restore-files.js';
 import { restore } from '../restore.js';
+import { masterKeysOf } from '../../src/config/master-keys.js';
 
 /**
  * apply is the `backup apply` job: put a backup in place of the live data. A database backup
@@ -68,7 +69,7 @@ async function databaseRestore(backup: FoundBackup, request: RestoreJobData, ctx
   }
   // It waited beside the live database since its restore: check it again before it replaces that.
   await verifySqliteFile(source);
-  const keys = [ctx.config.masterKey, ...ctx.config.previousMasterKeys].filter((k): k is Buffer => k !== undefined);
+  const keys = masterKeysOf(ctx.config);
   return { source, restored: false, journalMode: readFacts(backup.id, backup.metadata, keys).journalMode };
 }
 

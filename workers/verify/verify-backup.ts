@@ -10,6 +10,8 @@ import { snapshotTempDir } from '../backup.js';
 import type { JobContext } from '../job-context.js';
 import { partialRestorePath, removeStalePartialRestores, removeTree } from '../partial-restores.js';
 import { restore } from '../restore.js';
+import { masterKeysOf } from '../../src/config/master-keys.js';
+import { FingerprintMismatchError } from '../../src/snapshot/assert-fingerprint.js';
 
 /** The check each restore failure belongs to: a non-retryable failure with one of these codes is a verdict. */
 const CHECK_OF: Partial<Record<ErrorCode, VerifyCheck>> = {
@@ -23,14 +25,11 @@ const CHECK_OF: Partial<Record<ErrorCode, VerifyCheck>> = {
   integrity_failed: 'integrity_check',
 };
 
-// The restore compares the recorded fingerprint itself when the facts are authenticated, and reports
-// a difference as integrity_failed: told apart by its words (src/snapshot/assert-fingerprint.ts).
-const FINGERPRINT_DIFFERS = /does not hold what backup \S+ recorded/;
-
 /** checkOf is the check a restore failure belongs to, or undefined when it says nothing about the backup. */
 function checkOf(error: unknown): VerifyCheck | undefined {
   if (!(error instanceof SnapkeepError) || error.retryable) return undefined;
-  if (error.code === 'integrity_failed' && FINGERPRINT_DIFFERS.test(error.message)) return 'fingerprint';
+  // A database restore compares the recorded fingerprint itself (src/snapshot/assert-fingerprint.ts).
+  if (error instanceof FingerprintMismatchError) return 'fingerprint';
   return CHECK_OF[error.code];
 }
 
@@ -80,12 +79,16 @@ export async function verifyBackup(backupId: string, data: { sealedPassphrase?: 
     }
     // An archive's database is the last move planned (to DB_PATH); a database restore is the file itself.
     const database = restored.archive ? restored.archive.moves.at(-1)!.from : restored.path;
-    const masterKeys = [ctx.config.masterKey, ...ctx.config.previousMasterKeys].filter((k): k is Buffer => k !== undefined);
+    const masterKeys = masterKeysOf(ctx.config);
     const facts = readFacts(backupId, found.metadata, masterKeys);
     if (!facts.authenticated && found.metadata[RECORDED_FINGERPRINT] !== undefined) {
       return finish({ failed: { check: 'fingerprint', reason: 'the fingerprint recorded with the backup does not verify under any master key: its metadata was altered' } });
     }
     if (!facts.fingerprint) return finish({ fingerprintSkipped: 'no fingerprint was recorded with this backup (made before snapkeep recorded one)' });
+    // A CRBU database restore (workers/restore.ts) has just compared these same authenticated facts
+    // (a difference would have failed it above): reading every table's rows again would only repeat
+    // that. Archive and age restores do not compare them.
+    if (found.kind === 'database' && found.encryption === 'master-key') return finish({});
     const difference = fingerprintDifference(facts.fingerprint, await readFingerprint(database));
     return finish(difference ? { failed: { check: 'fingerprint', reason: difference } } : {});
   } finally {
