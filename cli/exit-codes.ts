@@ -1,5 +1,5 @@
 import { ConfigError } from '../src/config/load-config.js';
-import { coerceError } from '../src/errors.js';
+import { coerceError, SnapkeepError } from '../src/errors.js';
 
 /** The CLI's exit codes: DESIGN's contract with scripts. */
 export const EXIT_OK = 0;
@@ -34,7 +34,8 @@ export function reportFailure(thrown: unknown): number {
     process.stderr.write(`snapkeep: ${thrown.message}\n`);
     return EXIT_INTERRUPTED;
   }
-  if (thrown instanceof UsageError) {
+  // Naming a source that is not declared (or none, among several) is a usage error too.
+  if (thrown instanceof UsageError || (thrown instanceof SnapkeepError && (thrown.code === 'source_not_found' || thrown.code === 'source_required'))) {
     process.stderr.write(`snapkeep: ${thrown.message}\n`);
     return EXIT_USAGE;
   }

@@ -46,6 +46,9 @@ export type ErrorCode =
   | 'nothing_to_roll_back'
   | 'notify_failed'
   | 'not_flagged'
+  | 'source_not_found'
+  | 'source_required'
+  | 'source_busy'
   | 'internal';
 
 /** BackupNotFoundError is what every store turns its own "missing" (NoSuchKey, ENOENT) into. */

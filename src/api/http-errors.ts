@@ -17,6 +17,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   backups_disabled: 503,
   restore_exists: 409,
   not_flagged: 409,
+  source_not_found: 404,
+  source_required: 400,
   store_auth_failed: 502,
   store_bucket_missing: 502,
   store_unavailable: 503,

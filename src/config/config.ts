@@ -35,6 +35,46 @@ export interface Config {
   anomalyShrinkPercent: number;
   /** The application's stop and start commands for `backup apply` (APP_STOP_COMMAND, APP_START_COMMAND). */
   appCommands: AppCommands;
+  /**
+   * Commands whose stdout is stored as an archive member `streams/{name}` (a source's `streams` in
+   * SNAPKEEP_CONFIG; none from the environment). In a source-scoped Config (configForSource) only.
+   */
+  streams: StreamConfig[];
+  /** The source this Config is scoped to (`default` without SNAPKEEP_CONFIG): job results and listings carry it. */
+  sourceName: string;
+  /** Every declared source (SNAPKEEP_CONFIG's, or the one `default` the environment describes). */
+  sources: SourceConfig[];
+  /** SNAPKEEP_HOST: this worker's name in the fleet (default the host name); it serves the sources whose `host` is this or unset. */
+  fleetHost: string;
+  /** BACKUP_CONCURRENCY: backups of different sources one worker process runs at once (one per source always). */
+  backupConcurrency: number;
+}
+
+/** StreamConfig is one command whose stdout a backup stores as `streams/{name}`, and how to feed it back. */
+export interface StreamConfig {
+  /** [a-z0-9][a-z0-9._-]{0,63}: the member's name under `streams/`. */
+  name: string;
+  /** argv, run without a shell, in the worker's environment minus snapkeep's settings. */
+  command: string[];
+  /** argv that `backup apply` pipes the restored member into; optional. */
+  restoreCommand?: string[];
+}
+
+/**
+ * SourceConfig is one named thing to back up: a database, directories, command streams, with its
+ * own schedule, retention and encryption. Store, keys, Redis and job settings stay global.
+ */
+export interface SourceConfig {
+  name: string;
+  /** The worker (SNAPKEEP_HOST) that has these files; undefined: any worker may serve it. */
+  host: string | undefined;
+  dbPath: string | undefined;
+  includePaths: string[];
+  exclude: string[];
+  streams: StreamConfig[];
+  schedule: ScheduleConfig;
+  retention: RetentionPolicy;
+  ageRecipients: string[];
 }
 
 /**

@@ -6,7 +6,10 @@ import Joi from 'joi';
 import { zstdAvailable } from '../compression/zstd.js';
 import { CommandLineError, parseCommandLine } from '../apply/command-line.js';
 import { SnapkeepError } from '../errors.js';
-import type { AppCommands, Config, ScheduleConfig } from './config.js';
+import { hostname } from 'node:os';
+import type { AppCommands, Config, ScheduleConfig, SourceConfig } from './config.js';
+import { DEFAULT_SOURCE, FLEET_HOST, readSourcesFile } from './sources-file.js';
+import { primarySource, scopeToSource } from './source-config.js';
 import { MONITORING_SCHEMA, readMonitoringSettings } from './monitoring-settings.js';
 
 /**
@@ -97,6 +100,9 @@ const schema = Joi.object({
   BACKUP_AGE_RECIPIENTS: Joi.string().allow('').pattern(/^\s*age1[0-9a-z]+\s*(,\s*age1[0-9a-z]+\s*)*$/).messages({ 'string.pattern.base': 'must be comma-separated age public keys (age1…)' }),
   APP_STOP_COMMAND: empty,
   APP_START_COMMAND: empty,
+  SNAPKEEP_CONFIG: empty,
+  SNAPKEEP_HOST: Joi.string().allow('').pattern(FLEET_HOST).messages({ 'string.pattern.base': 'must be a host name of letters, digits, ".", "_" and "-" (at most 63)' }),
+  BACKUP_CONCURRENCY: Joi.number().integer().min(1).max(64).default(2),
   ...MONITORING_SCHEMA,
 }).unknown(true);
 
@@ -162,8 +168,13 @@ export function loadConfig(
     for (const name of REQUIRED_WITH_ENDPOINT) if (str(name) === '') problems.push(`${name}: is required when BACKUP_S3_ENDPOINT is set`);
   }
   if (enabled && str('MASTER_KEY') === '') problems.push('MASTER_KEY: is required when backups are enabled (generate one with `snapkeep key generate`)');
+  const sourcesFile = str('SNAPKEEP_CONFIG');
   const needsDatabase = needs.database === 'always' || (needs.database === 'with-store' && enabled);
-  if (needsDatabase && str('DB_PATH') === '') {
+  // With SNAPKEEP_CONFIG each source says what it backs up (checked there), and the environment's
+  // per-source settings would be silently ignored: refuse them, naming each.
+  if (sourcesFile !== '') {
+    for (const name of PER_SOURCE_SETTINGS) if (str(name) !== '') problems.push(`${name}: cannot be set together with SNAPKEEP_CONFIG: declare it in a source of ${sourcesFile}`);
+  } else if (needsDatabase && str('DB_PATH') === '') {
     const by = needs.command ? ` by \`snapkeep ${needs.command}\`` : '';
     problems.push(`DB_PATH: is required${by}: ${DB_PATH_MEANING}`);
   }
@@ -182,18 +193,32 @@ export function loadConfig(
   if (start instanceof Error) problems.push(`APP_START_COMMAND: ${start.message}`);
   const monitoring = readMonitoringSettings(v, problems);
 
-  if (problems.length > 0) throw new ConfigError(problems);
-
   const list = (name: string): string[] => str(name).split(',').map((s) => s.trim()).filter((s) => s !== '');
   const hours = v.BACKUP_SCHEDULE_HOURS as number;
   const cron = str('BACKUP_SCHEDULE_CRON');
   const schedule: ScheduleConfig = cron !== ''
     ? { type: 'cron', pattern: cron, tz: str('BACKUP_SCHEDULE_TZ') }
     : hours === 0 ? { type: 'off' } : { type: 'every', everyMs: Math.max(1, Math.round(hours * 3_600_000)) };
+  const retention = { dailyDays: v.BACKUP_RETAIN_DAILY_DAYS as number, weeklyWeeks: v.BACKUP_RETAIN_WEEKLY_WEEKS as number };
+  const sources: SourceConfig[] | undefined = sourcesFile !== ''
+    ? readSourcesFile(sourcesFile, { schedule, retention }, problems)
+    : [{
+        name: DEFAULT_SOURCE,
+        host: undefined,
+        dbPath: str('DB_PATH') === '' ? undefined : resolve(str('DB_PATH')),
+        includePaths: list('BACKUP_INCLUDE_PATHS').map((p) => resolve(p)),
+        exclude: list('BACKUP_EXCLUDE'),
+        streams: [],
+        schedule,
+        retention,
+        ageRecipients: list('BACKUP_AGE_RECIPIENTS'),
+      }];
+
+  if (problems.length > 0 || sources === undefined) throw new ConfigError(problems);
   const stateDir = resolve(str('STATE_DIR'));
 
   const config: Config = {
-    dbPath: str('DB_PATH') === '' ? undefined : resolve(str('DB_PATH')),
+    dbPath: undefined,
     masterKey: str('MASTER_KEY') === '' ? undefined : Buffer.from(str('MASTER_KEY'), 'hex'),
     previousMasterKeys: list('MASTER_KEY_PREVIOUS').map((k) => Buffer.from(k, 'hex')),
     store: endpoint !== ''
@@ -210,8 +235,8 @@ export function loadConfig(
           partConcurrency: v.BACKUP_S3_PART_CONCURRENCY as number,
         }
       : localDir !== '' ? { type: 'local', dir: resolve(localDir) } : undefined,
-    schedule,
-    retention: { dailyDays: v.BACKUP_RETAIN_DAILY_DAYS as number, weeklyWeeks: v.BACKUP_RETAIN_WEEKLY_WEEKS as number },
+    schedule: { type: 'off' },
+    retention,
     jobs: { attempts: v.BACKUP_JOB_ATTEMPTS as number, backoffMs: v.BACKUP_JOB_BACKOFF_MS as number },
     redisUrl: str('REDIS_URL') === '' ? undefined : str('REDIS_URL'),
     queuePrefix: str('QUEUE_PREFIX'),
@@ -221,15 +246,26 @@ export function loadConfig(
     stateDir,
     restoreRoot: str('RESTORE_ROOT') === '' ? resolve(stateDir, 'restore') : resolve(str('RESTORE_ROOT')),
     log: { level: str('LOG_LEVEL'), format: str('LOG_FORMAT') as 'json' | 'pretty' },
-    includePaths: list('BACKUP_INCLUDE_PATHS').map((p) => resolve(p)),
-    exclude: list('BACKUP_EXCLUDE'),
-    ageRecipients: list('BACKUP_AGE_RECIPIENTS'),
+    includePaths: [],
+    exclude: [],
+    ageRecipients: [],
     compression: { type: str('BACKUP_COMPRESSION') as 'none' | 'zstd', level: v.BACKUP_COMPRESSION_LEVEL as number },
     ...monitoring,
     appCommands: { stop: stop as string[] | undefined, start: start as string[] | undefined, env: commandEnvironment(env) },
+    streams: [],
+    sourceName: '',
+    sources,
+    fleetHost: str('SNAPKEEP_HOST') === '' ? hostname() : str('SNAPKEEP_HOST'),
+    backupConcurrency: v.BACKUP_CONCURRENCY as number,
   };
-  return Object.freeze(config);
+  // The top-level Config speaks for the source commands default to (`default`, or the only one);
+  // with several and none named default, it speaks for none: per-source work scopes it first.
+  const primary = primarySource(sources);
+  return Object.freeze(primary ? scopeToSource(config, primary) : config);
 }
+
+/** Settings that describe what one source backs up: with SNAPKEEP_CONFIG, its sources say them instead. */
+const PER_SOURCE_SETTINGS = ['DB_PATH', 'BACKUP_INCLUDE_PATHS', 'BACKUP_EXCLUDE', 'BACKUP_AGE_RECIPIENTS'] as const;
 
 /** parseCommandSetting reads APP_STOP_COMMAND or APP_START_COMMAND: unset, argv, or why it cannot be split. */
 function parseCommandSetting(value: string): string[] | undefined | Error {

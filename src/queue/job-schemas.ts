@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { isBackupId } from '../backups/backup-id.js';
+import { SOURCE_NAME } from '../config/sources-file.js';
 import { SnapkeepError } from '../errors.js';
 import { NOTIFICATION_EVENTS } from '../notify/notification-event.js';
 import { HEALTHCHECKS_TARGET } from '../notify/notify-targets.js';
@@ -13,30 +14,36 @@ import type { ApplyJobData, BackupJobData, NotifyJobData, PruneJobData, QueueNam
  * (workers/check-restore-target.ts).
  */
 const sealedPassphrase = Joi.string().min(1).max(64 * 1024);
+const source = Joi.string().pattern(SOURCE_NAME);
 const backupId = Joi.string().custom((value: string, helpers) => (isBackupId(value) ? value : helpers.error('any.invalid')));
 
 const SCHEMAS: Record<QueueName, Joi.ObjectSchema> = {
   backup: Joi.object<BackupJobData>({
+    source,
     trigger: Joi.string().valid('api', 'cli', 'schedule').required(),
     sealedPassphrase,
   }),
   restore: Joi.object<RestoreJobData>({
+    source,
     backupId: backupId.required(),
     force: Joi.boolean(),
     sealedPassphrase,
     target: Joi.string().min(1).max(4096),
   }),
   prune: Joi.object<PruneJobData>({
+    source,
     dryRun: Joi.boolean().required(),
     at: Joi.string().isoDate().when('dryRun', { is: true, otherwise: Joi.forbidden() }),
     force: Joi.boolean(),
   }),
   // No command, ever: an apply runs only the stop and start commands of the worker's own settings.
   apply: Joi.object<ApplyJobData>({
+    source,
     backupId: backupId.required(),
     sealedPassphrase,
   }),
   verify: Joi.object<VerifyJobData>({
+    source,
     trigger: Joi.string().valid('api', 'cli', 'schedule').required(),
     // The schedule's drill picks its own backups; a drill asked for by hand names one.
     backupId: backupId.when('trigger', { is: 'schedule', then: Joi.forbidden(), otherwise: Joi.required() }),

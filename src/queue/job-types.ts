@@ -20,6 +20,8 @@ export interface JobProgress {
 }
 
 export interface BackupJobData {
+  /** The source (SNAPKEEP_CONFIG) this job is for; absent: `default`. Its worker must serve it. */
+  source?: string;
   trigger: 'api' | 'cli' | 'schedule';
   /**
    * A passphrase for an age backup, sealed to the live workers' ephemeral keys (src/age): never the
@@ -47,6 +49,8 @@ export interface BackupResult {
 }
 
 export interface RestoreJobData {
+  /** The source (SNAPKEEP_CONFIG) this job is for; absent: `default`. Its worker must serve it. */
+  source?: string;
   backupId: string;
   force?: boolean;
   /** A passphrase backup's passphrase, sealed like BackupJobData's. */
@@ -83,6 +87,8 @@ export interface RestoredArchive {
 }
 
 export interface PruneJobData {
+  /** The source (SNAPKEEP_CONFIG) this job is for; absent: `default`. Its worker must serve it. */
+  source?: string;
   dryRun: boolean;
   /** ISO time to plan as of; default now. */
   at?: string;
@@ -107,6 +113,8 @@ export interface PruneResult {
  * carries a command: the worker runs only the APP_STOP_COMMAND and APP_START_COMMAND of its host.
  */
 export interface ApplyJobData {
+  /** The source (SNAPKEEP_CONFIG) this job is for; absent: `default`. Its worker must serve it. */
+  source?: string;
   backupId: string;
   /** A passphrase backup's passphrase, sealed like BackupJobData's. */
   sealedPassphrase?: string;
@@ -151,6 +159,8 @@ export interface ApplyResult extends SwapReport {
  * drill's pick (`schedule`: the newest backup and one older one at random).
  */
 export interface VerifyJobData {
+  /** The source (SNAPKEEP_CONFIG) this job is for; absent: `default`. Its worker must serve it. */
+  source?: string;
   trigger: 'api' | 'cli' | 'schedule';
   /** The backup to verify; absent only for the schedule's drill. */
   backupId?: string;
