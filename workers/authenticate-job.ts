@@ -4,8 +4,10 @@ import { SnapkeepError } from '../src/errors.js';
 import { JOB_VALIDITY_MS, slotTime, UnauthenticatedJobError, type JobSigner } from '../src/queue/job-auth.js';
 import type { JobLedger } from '../src/queue/job-ledger.js';
 import { validateJobData } from '../src/queue/job-schemas.js';
-import { JOB_NAMES, QUEUE_NAMES, type QueueName, type RestoreJobData } from '../src/queue/job-types.js';
-import { SCHEDULER_ID, VERIFY_SCHEDULER_ID } from '../src/queue/queues.js';
+import { JOB_NAMES, type RestoreJobData } from '../src/queue/job-types.js';
+import { parseQueueName } from '../src/queue/queue-routes.js';
+import { schedulerIdFor, VERIFY_SCHEDULER_ID } from '../src/queue/queues.js';
+import { findSource, servesSource } from '../src/config/source-config.js';
 import { checkRestoreTarget } from './check-restore-target.js';
 
 /** AuthenticatedJob is a job's trusted data, and how to record the attempt's end in the ledger. */
@@ -23,21 +25,29 @@ export type AuthenticateJob = (job: Job) => Promise<AuthenticatedJob>;
  * job this host completed before: no replays), then the same shape the API enforces, then a restore
  * target against the filesystem. Everything it throws is non-retryable.
  */
-export function jobAuthenticator(config: Pick<Config, 'restoreRoot' | 'schedule' | 'verifySchedule'>, signer: JobSigner, ledger: JobLedger): AuthenticateJob {
+export function jobAuthenticator(config: Pick<Config, 'restoreRoot' | 'verifySchedule' | 'sources' | 'fleetHost'>, signer: JobSigner, ledger: JobLedger): AuthenticateJob {
   // Copies of a schedule's template under made-up slot ids closer together than this are refused.
   const spacingMs = (scheduler: string): number => {
-    const schedule = scheduler === SCHEDULER_ID ? config.schedule : scheduler === VERIFY_SCHEDULER_ID ? config.verifySchedule : undefined;
+    const schedule = scheduler === VERIFY_SCHEDULER_ID ? config.verifySchedule : config.sources.find((s) => schedulerIdFor(s.name) === scheduler)?.schedule;
     return schedule?.type === 'every' ? Math.floor(schedule.everyMs / 2) : 60_000;
   };
   return async (job) => {
-    const queue = job.queueName as QueueName;
-    if (!QUEUE_NAMES.includes(queue) || job.name !== JOB_NAMES[queue]) {
-      throw new SnapkeepError('invalid_job', `invalid job refused: ${JSON.stringify(job.name)} is not a job of the ${queue} queue`);
+    const route = parseQueueName(job.queueName);
+    if (!route || job.name !== JOB_NAMES[route.type]) {
+      throw new SnapkeepError('invalid_job', `invalid job refused: ${JSON.stringify(job.name)} is not a job of the ${job.queueName} queue`);
     }
+    const queue = job.queueName;
     const id = String(job.id);
     const { data, auth } = signer.verify({ queue, name: job.name, id, data: job.data });
-    const valid = validateJobData<{ target?: RestoreJobData['target'] }>(queue, data);
-    if (queue === 'restore' && valid.target !== undefined) await checkRestoreTarget(valid.target, config.restoreRoot);
+    const valid = validateJobData<{ target?: RestoreJobData['target']; source?: string }>(route.type, data);
+    if (route.type !== 'notify') {
+      // A source's jobs run only where its files are: the queue's host must be the source's, and ours.
+      const source = findSource(config, valid.source);
+      if (source.host !== route.host || !servesSource(config, source)) {
+        throw new SnapkeepError('invalid_job', `invalid job refused: source ${source.name} is not served from queue ${queue} by this worker (${config.fleetHost})`);
+      }
+    }
+    if (route.type === 'restore' && valid.target !== undefined) await checkRestoreTarget(valid.target, config.restoreRoot);
     const now = Date.now();
     const key = `${queue}|${id}|${auth.mac}`;
     const slot = auth.scheduler !== undefined ? { scheduler: auth.scheduler, at: slotTime(id)!, spacingMs: spacingMs(auth.scheduler) } : undefined;

@@ -3,7 +3,9 @@ import type { ScheduleConfig } from '../src/config/config.js';
 import type { Logger } from '../src/logging/create-logger.js';
 import type { JobSigner } from '../src/queue/job-auth.js';
 import type { BackupJobData, BackupResult, PruneJobData, QueueName, VerifyJobData } from '../src/queue/job-types.js';
-import { SCHEDULER_ID, VERIFY_SCHEDULER_ID } from '../src/queue/queues.js';
+import { schedulerIdFor, VERIFY_SCHEDULER_ID } from '../src/queue/queues.js';
+import { routedQueueName } from '../src/queue/queue-routes.js';
+import { DEFAULT_SOURCE } from '../src/config/sources-file.js';
 
 // A template's signature is made once for what it says, not for when: upserting it again writes the
 // same bytes, so the pending slot is kept. Templates are not subject to the jobs' validity period.
@@ -14,7 +16,10 @@ const TEMPLATE_SIGNED_AT = new Date(0);
  * backup (BACKUP_SCHEDULE_*) and the scheduled restore drill (BACKUP_VERIFY_SCHEDULE_HOURS).
  */
 export interface SchedulerSpec {
-  queue: QueueName;
+  /** The BullMQ queue it fires into (`backup`, `backup@app-1`). */
+  queue: string;
+  /** The job name of what it fires (`backup`, `verify`). */
+  name: QueueName;
   /** The scheduler's id, also the signed template's identity. */
   id: string;
   /** What it schedules, for the log: `backup`, `restore drill`. */
@@ -28,16 +33,20 @@ export interface SchedulerSpec {
   firstAfterPeriod?: boolean;
 }
 
-const templateId = (spec: SchedulerSpec) => ({ queue: spec.queue, name: spec.queue, id: spec.id });
+const templateId = (spec: SchedulerSpec) => ({ queue: spec.queue, name: spec.name, id: spec.id });
 
-/** backupSchedulerSpec is the scheduled backup. */
-export const backupSchedulerSpec = (schedule: ScheduleConfig): SchedulerSpec => ({
-  queue: 'backup', id: SCHEDULER_ID, what: 'backup', schedule, data: { trigger: 'schedule' } satisfies BackupJobData,
+/**
+ * backupSchedulerSpec is a source's scheduled backup, in its source's queue. The default source's
+ * template names no source, as before sources existed, so an upgrade keeps its signed template.
+ */
+export const backupSchedulerSpec = (schedule: ScheduleConfig, source: { name: string; host: string | undefined } = { name: DEFAULT_SOURCE, host: undefined }): SchedulerSpec => ({
+  queue: routedQueueName('backup', source.host), name: 'backup', id: schedulerIdFor(source.name), what: `backup of ${source.name}`, schedule,
+  data: (source.name === DEFAULT_SOURCE ? { trigger: 'schedule' } : { trigger: 'schedule', source: source.name }) satisfies BackupJobData,
 });
 
 /** drillSchedulerSpec is the scheduled restore drill: BACKUP_VERIFY_SCHEDULE_HOURS, first run one period after it is set up. */
 export const drillSchedulerSpec = (schedule: ScheduleConfig): SchedulerSpec => ({
-  queue: 'verify', id: VERIFY_SCHEDULER_ID, what: 'restore drill', schedule, data: { trigger: 'schedule' } satisfies VerifyJobData, firstAfterPeriod: true,
+  queue: 'verify', name: 'verify', id: VERIFY_SCHEDULER_ID, what: 'restore drill', schedule, data: { trigger: 'schedule' } satisfies VerifyJobData, firstAfterPeriod: true,
 });
 
 /** scheduleTemplate is the signed data of every scheduled backup job. */
@@ -71,7 +80,7 @@ export async function upsertScheduler(queue: Queue, spec: SchedulerSpec, logger:
     : { pattern: schedule.pattern, tz: schedule.tz };
   // A start date only for a new scheduler: an upsert without one keeps an existing scheduler's slot.
   const delayFirst = spec.firstAfterPeriod && schedule.type === 'every' && !(await queue.getJobScheduler(spec.id));
-  await queue.upsertJobScheduler(spec.id, delayFirst ? { ...repeat, startDate: Date.now() + schedule.everyMs } : repeat, { name: spec.queue, data: signedTemplate(spec, signer) });
+  await queue.upsertJobScheduler(spec.id, delayFirst ? { ...repeat, startDate: Date.now() + schedule.everyMs } : repeat, { name: spec.name, data: signedTemplate(spec, signer) });
   logger.info(`${spec.what} schedule set`, schedule.type === 'every' ? { everyMs: schedule.everyMs } : { cron: schedule.pattern, tz: schedule.tz });
 }
 
@@ -84,10 +93,12 @@ export const pruneJobIdAfter = (backupId: string): string => `prune-after-${back
  * not thrown: the backup is already stored, and failing its job would retry it into a second backup;
  * the next scheduled backup's prune catches up.
  */
-export async function enqueuePruneAfterBackup(queue: Queue<PruneJobData>, backup: BackupResult, logger: Logger, signer: JobSigner): Promise<string | undefined> {
+export async function enqueuePruneAfterBackup(
+  target: { queue: Queue; name: string }, source: string, backup: BackupResult, logger: Logger, signer: JobSigner,
+): Promise<string | undefined> {
   const jobId = pruneJobIdAfter(backup.backupId);
   try {
-    await queue.add('prune', signer.sign({ queue: 'prune', name: 'prune', id: jobId }, { dryRun: false } satisfies PruneJobData), { jobId });
+    await target.queue.add('prune', signer.sign({ queue: target.name, name: 'prune', id: jobId }, { dryRun: false, source } satisfies PruneJobData), { jobId });
     logger.info('prune enqueued after scheduled backup', { pruneJobId: jobId });
     return jobId;
   } catch (error) {
@@ -114,13 +125,30 @@ export async function guardSchedule(queue: Queue<BackupJobData>, schedule: Sched
  * exist, with our timing, our signed template and a pending slot carrying that template.
  */
 export async function guardScheduler(queue: Queue, spec: SchedulerSpec, logger: Logger, signer: JobSigner): Promise<string[]> {
-  const { schedule } = spec;
+  return guardSchedulers(queue, [spec], logger, signer);
+}
+
+/**
+ * guardSchedulers is guardScheduler for a queue that holds several (each source's backup schedule):
+ * a scheduler none of the specs names is removed, and each spec's is checked as guardScheduler does.
+ * Every process must read the same SNAPKEEP_CONFIG: one that does not know a source removes its schedule.
+ */
+export async function guardSchedulers(queue: Queue, specs: readonly SchedulerSpec[], logger: Logger, signer: JobSigner): Promise<string[]> {
   const repaired: string[] = [];
-  for (const scheduler of await queue.getJobSchedulers()) {
-    if (scheduler.key === spec.id) continue;
+  const ids = new Set(specs.map((spec) => spec.id));
+  for (const scheduler of await queue.getJobSchedulers(0, -1)) {
+    if (ids.has(scheduler.key)) continue;
     await queue.removeJobScheduler(scheduler.key);
     repaired.push(`removed foreign scheduler ${scheduler.key}`);
+    logger.warn('schedule repaired: it was changed in Redis by something other than snapkeep', { what: repaired.at(-1), queue: queue.name });
   }
+  for (const spec of specs) repaired.push(...(await guardOne(queue, spec, logger, signer)));
+  return repaired;
+}
+
+async function guardOne(queue: Queue, spec: SchedulerSpec, logger: Logger, signer: JobSigner): Promise<string[]> {
+  const { schedule } = spec;
+  const repaired: string[] = [];
   const ours = await queue.getJobScheduler(spec.id);
   if (schedule.type === 'off') {
     if (ours) {
@@ -136,7 +164,7 @@ export async function guardScheduler(queue: Queue, spec: SchedulerSpec, logger: 
       : ours.pattern === schedule.pattern && (ours.tz ?? 'UTC') === schedule.tz && ours.every == null;
     const slot = ours.next !== undefined ? await queue.getJob(`repeat:${spec.id}:${ours.next}`) : undefined;
     const slotForged = slot !== undefined && !signer.verifyTemplate(templateId(spec), slot.data);
-    if (ours.name !== spec.queue || !timing || !signer.verifyTemplate(templateId(spec), ours.template?.data) || slotForged) {
+    if (ours.name !== spec.name || !timing || !signer.verifyTemplate(templateId(spec), ours.template?.data) || slotForged) {
       // Removing also removes the pending slot, whose data may be the forged one.
       await queue.removeJobScheduler(spec.id);
       if (slot && slotForged) await slot.remove().catch(() => undefined);

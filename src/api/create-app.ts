@@ -13,6 +13,8 @@ import { errorHandler, notFoundError } from './http-errors.js';
 import { requestLog } from './request-log.js';
 import { VerificationRecords, verificationsKey } from '../verification/verification-records.js';
 import { backupsRouter } from './routes/backups-router.js';
+import { sourcesRouter } from './routes/sources-router.js';
+import { singleSourceCatalog, type SourceCatalog } from './source-catalog.js';
 import { healthRouter } from './routes/health-router.js';
 import { jobsRouter } from './routes/jobs-router.js';
 import { metricsRouter } from './routes/metrics-router.js';
@@ -41,6 +43,8 @@ export interface AppDependencies {
   previousMasterKeys?: readonly Buffer[];
   /** Seals request passphrases for the live workers (issue 7); without it passphrase requests answer 503. */
   sealPassphrase?: SealPassphrase;
+  /** The declared sources and their stores (issue 14); by default one `default` source on `store`. */
+  catalog?: SourceCatalog;
 }
 
 /** createApp builds the Express app: JSON API, dashboard, and one error handler for all of it. */
@@ -62,7 +66,10 @@ export function createApp(deps: AppDependencies): Express {
   const verifications = new VerificationRecords(deps.redis, verificationsKey(deps.queues), masterKeys);
   app.use('/api/health', healthRouter({ redis: deps.redis, store: deps.store, verifications }));
   app.use(OPENAPI_PATH, openapiRouter());
-  app.use('/api/backups', superadmin, backupsRouter({ store: deps.store, queues: deps.queues, logger: deps.logger, masterKeys, verifications, ...(deps.sealPassphrase ? { sealPassphrase: deps.sealPassphrase } : {}) }));
+  const catalog = deps.catalog ?? singleSourceCatalog(deps.store);
+  const backupDeps = { catalog, queues: deps.queues, logger: deps.logger, masterKeys, verifications, ...(deps.sealPassphrase ? { sealPassphrase: deps.sealPassphrase } : {}) };
+  app.use('/api/backups', superadmin, backupsRouter(backupDeps));
+  app.use('/api/sources', superadmin, sourcesRouter({ ...backupDeps, redis: deps.redis, queuePrefix: deps.queues.backup.opts.prefix ?? 'bull' }));
   app.use('/api/jobs', anyToken, jobsRouter(deps.queues));
   app.use('/metrics', anyToken, metricsRouter(deps.metrics ?? createServiceMetrics({ queues: deps.queues, redis: deps.redis, masterKey: deps.masterKey, previousMasterKeys: deps.previousMasterKeys ?? [], logger: deps.logger })));
   // Viewer tokens only: the dashboard's password lives in browsers (saved, sent with every request),

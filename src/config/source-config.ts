@@ -67,8 +67,8 @@ export function configForSource(config: Config, name: string | undefined): Confi
   return scopeToSource({ ...config, store: unscopedStore(config) }, source);
 }
 
-/** unscopedStore undoes sourceStoreConfig for a Config scoped to a source. */
-function unscopedStore(config: Config): Config['store'] {
+/** unscopedStore undoes sourceStoreConfig for a Config scoped to a source: the store settings as the environment gave them. */
+export function unscopedStore(config: Pick<Config, 'store' | 'sourceName'>): Config['store'] {
   const { store } = config;
   if (!store || config.sourceName === '' || config.sourceName === DEFAULT_SOURCE) return store;
   return store.type === 's3'

@@ -6,13 +6,14 @@ import { SnapkeepError } from '../errors.js';
  * MAC made for one purpose (a job) is never accepted for another (a manifest), and none of them
  * tells anything about the backup key or the master key.
  */
-export type SigningPurpose = 'jobs' | 'manifest' | 'stats' | 'metadata';
+export type SigningPurpose = 'jobs' | 'manifest' | 'stats' | 'metadata' | 'fleet';
 
 const INFO: Record<SigningPurpose, string> = {
   jobs: 'snapkeep-job-signing-v1',
   manifest: 'snapkeep-manifest-signing-v1',
   stats: 'snapkeep-stats-signing-v1',
   metadata: 'snapkeep-metadata-signing-v1',
+  fleet: 'snapkeep-fleet-signing-v1',
 };
 
 /** deriveSigningKey is HKDF-SHA256(master key, no salt, info per purpose, 32 bytes). */

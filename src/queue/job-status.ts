@@ -1,11 +1,14 @@
 import type { Job } from 'bullmq';
-import type { QueueName } from './job-types.js';
+import { DEFAULT_SOURCE, SOURCE_NAME } from '../config/sources-file.js';
 import type { Queues } from './queues.js';
 
 /** JobStatus is the public view of a job, as `GET /api/jobs/:id` returns it. */
 export interface JobStatus {
   id: string;
-  queue: QueueName;
+  /** The BullMQ queue: the job type, with `@host` for a source pinned to one worker (`backup@app-1`). */
+  queue: string;
+  /** The source the job is for (`default` when its data names none). */
+  source: string;
   name: string;
   state: string;
   progress: unknown;
@@ -20,10 +23,10 @@ export interface JobStatus {
 
 const iso = (ms: number | undefined): string | null => (ms ? new Date(ms).toISOString() : null);
 
-/** queueForJobId guesses the queue from our id prefixes; scheduler-made ids are backups. */
+/** candidateQueues guesses the queues from our id prefixes (`backup-…` is in backup or backup@host); else every queue. */
 function candidateQueues(queues: Queues, jobId: string): Queues['all'] {
   const prefix = jobId.split('-', 1)[0];
-  const match = queues.all.filter(({ name }) => name === prefix);
+  const match = queues.all.filter(({ type }) => type === prefix);
   if (match.length > 0) return match;
   return queues.all;
 }
@@ -40,6 +43,7 @@ export async function findJobStatus(queues: Queues, jobId: string): Promise<JobS
     return {
       id: job.id!,
       queue: name,
+      source: sourceOf(job.data),
       name: job.name,
       state,
       progress: typeof job.progress === 'object' ? job.progress : null,
@@ -53,4 +57,10 @@ export async function findJobStatus(queues: Queues, jobId: string): Promise<JobS
     };
   }
   return null;
+}
+
+/** sourceOf reads the source a job's data names, for display only (a job's data is checked by the worker, not here). */
+function sourceOf(data: unknown): string {
+  const source = (data as { source?: unknown } | null)?.source;
+  return typeof source === 'string' && SOURCE_NAME.test(source) ? source : DEFAULT_SOURCE;
 }

@@ -57,7 +57,7 @@ describe('joining a backup request to one already queued', () => {
     expect(second.deduplicated).toBe(false);
     expect(second.jobId).not.toBe(first.jobId);
     const third = await enqueueBackup(workers.queues, { trigger: 'api' });
-    expect(third).toEqual({ jobId: second.jobId, deduplicated: true });
+    expect(third).toEqual({ jobId: second.jobId, deduplicated: true, source: 'default', queue: 'backup' });
 
     proxy.throttle(null);
     const [a, b] = [await workers.finished(first.jobId, 60_000), await workers.finished(second.jobId, 60_000)];

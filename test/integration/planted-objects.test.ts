@@ -84,6 +84,8 @@ describe('objects planted or altered in the bucket', () => {
     setUp(60);
     config = loadConfig({ ...ws!.storeEnv, DB_PATH: ws!.dbPath, STATE_DIR: ws!.stateDir, MASTER_KEY: config.masterKey!.toString('hex'), BACKUP_RETAIN_DAILY_DAYS: '1', BACKUP_RETAIN_WEEKLY_WEEKS: '0' });
     const older = await backup({ trigger: 'cli' }, jobContext(config, ws!.store));
+    // Ids have one-second resolution: in the same second the two would order by their random suffix.
+    await new Promise((r) => setTimeout(r, 1010 - (Date.now() % 1000)));
     const genuine = await backup({ trigger: 'cli' }, jobContext(config, ws!.store));
     // The intruder copies the older ciphertext under an id a few seconds newer than the genuine one.
     const planted = newBackupId(new Date(Date.now() + 5000));

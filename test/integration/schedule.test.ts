@@ -86,16 +86,16 @@ describe('upsertSchedule and the prune after a scheduled backup, on a real Redis
 
   it('enqueues one prune per scheduled backup, however often it is asked', async () => {
     const result = backupResult('20261122T040000Z-0123abcd');
-    expect(await enqueuePruneAfterBackup(queues.prune, result, logger, queues.signer())).toBe('prune-after-20261122T040000Z-0123abcd');
-    await enqueuePruneAfterBackup(queues.prune, result, logger, queues.signer());
+    expect(await enqueuePruneAfterBackup({ queue: queues.prune, name: 'prune' }, 'default', result, logger, queues.signer())).toBe('prune-after-20261122T040000Z-0123abcd');
+    await enqueuePruneAfterBackup({ queue: queues.prune, name: 'prune' }, 'default', result, logger, queues.signer());
     const jobs = await queues.prune.getJobs(['waiting']);
-    expect(jobs.map((j) => [j.id, j.name, j.data])).toEqual([['prune-after-20261122T040000Z-0123abcd', 'prune', { dryRun: false, auth: expect.objectContaining({ v: 1 }) }]]);
+    expect(jobs.map((j) => [j.id, j.name, j.data])).toEqual([['prune-after-20261122T040000Z-0123abcd', 'prune', { dryRun: false, source: 'default', auth: expect.objectContaining({ v: 1 }) }]]);
   });
 
   it('a prune that cannot be enqueued is logged, not thrown: the backup it follows is already stored', async () => {
     // As the API connection fails fast while Redis is away.
     const unreachable = { add: () => Promise.reject(new Error("Stream isn't writeable and enableOfflineQueue options is false")) } as unknown as Queue<PruneJobData>;
-    const jobId = await enqueuePruneAfterBackup(unreachable, backupResult('20261122T050000Z-0123abcd'), logger, queues.signer());
+    const jobId = await enqueuePruneAfterBackup({ queue: unreachable as unknown as Queue, name: 'prune' }, 'default', backupResult('20261122T050000Z-0123abcd'), logger, queues.signer());
     expect(jobId).toBeUndefined();
     expect(logLines.some((l) => l.includes('could not enqueue the prune') && l.includes('prune-after-20261122T050000Z-0123abcd'))).toBe(true);
   });

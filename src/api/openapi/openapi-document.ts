@@ -1,4 +1,4 @@
-import { BACKUP_ID_PATTERN, SCHEMAS, type JsonSchema } from './openapi-schemas.js';
+import { BACKUP_ID_PATTERN, SCHEMAS, SOURCE_NAME_PATTERN, type JsonSchema } from './openapi-schemas.js';
 
 /** Who may call an operation: DESIGN's roles, also given as `x-snapkeep-role` so tools and tests can read them. */
 type Access = 'public' | 'any-token' | 'superadmin' | 'dashboard';
@@ -72,6 +72,48 @@ const BACKUP_JOB_RESPONSES = {
  * app serves (a test checks the app's route table against it), its schemas and security schemes.
  */
 export function buildOpenApiDocument(version: string): JsonSchema {
+  const document = buildBaseDocument(version);
+  const paths = document.paths as Record<string, Record<string, JsonSchema>>;
+  return { ...document, tags: [...(document.tags as JsonSchema[]), { name: 'sources' }], paths: { ...paths, ...sourcePaths(paths) } };
+}
+
+const SOURCE_PARAMETER = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: SOURCE_NAME_PATTERN }, description: 'A source declared in SNAPKEEP_CONFIG.' };
+const SOURCE_NOT_FOUND = 'No source of that name is declared (`source_not_found`).';
+
+/**
+ * sourcePaths are `/api/sources` and, for each `/api/backups…` operation, the same one for a named
+ * source (`/api/sources/{name}/backups…`, and `/api/sources/{name}/prune`): what `/api/backups…`
+ * does for the primary source (`default`, or the only one), these do for any.
+ */
+function sourcePaths(paths: Record<string, Record<string, JsonSchema>>): Record<string, Record<string, JsonSchema>> {
+  const out: Record<string, Record<string, JsonSchema>> = {
+    '/api/sources': {
+      get: { tags: ['sources'], ...operation('listSources', {
+        summary: 'Every declared source, its schedule, when it last backed up and passed a drill, and whether a worker serving it is online',
+        access: 'superadmin',
+        responses: { 200: { description: 'The sources, in the order SNAPKEEP_CONFIG declares them.', content: json('SourceList') }, 503: QUEUE_UNAVAILABLE },
+      }) },
+    },
+  };
+  const forSource = (op: JsonSchema): JsonSchema => {
+    const responses = op.responses as Record<string, JsonSchema>;
+    const notFound = responses['404'] ? `${String(responses['404'].description)} Or: ${SOURCE_NOT_FOUND}` : SOURCE_NOT_FOUND;
+    return {
+      ...op, tags: ['sources'], operationId: `${String(op.operationId)}OfSource`,
+      parameters: [SOURCE_PARAMETER, ...((op.parameters as JsonSchema[] | undefined) ?? [])],
+      responses: { ...responses, 404: error(notFound) },
+    };
+  };
+  for (const [path, methods] of Object.entries(paths)) {
+    if (!path.startsWith('/api/backups')) continue;
+    const sourced = Object.fromEntries(Object.entries(methods).map(([method, op]) => [method, forSource(op)]));
+    out[path.replace('/api/backups', '/api/sources/{name}/backups')] = sourced;
+    if (path === '/api/backups/prune') out['/api/sources/{name}/prune'] = Object.fromEntries(Object.entries(sourced).map(([m, op]) => [m, { ...op, operationId: 'pruneSource' }]));
+  }
+  return out;
+}
+
+function buildBaseDocument(version: string): JsonSchema {
   return {
     openapi: '3.1.0',
     info: {

@@ -17,6 +17,9 @@ export const BACKUP_ID_PATTERN = '^\\d{8}T\\d{6}Z-[0-9a-f]{8}$';
 const VERIFY_CHECKS = ['download', 'decrypt', 'origin', 'archive-entries', 'sqlite-header', 'integrity_check', 'fingerprint'];
 
 /** SCHEMAS are the document's `components.schemas`, by name. */
+/** A source's name (SNAPKEEP_CONFIG), as a JSON Schema pattern. */
+export const SOURCE_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,39}$';
+
 export const SCHEMAS: Record<string, JsonSchema> = {
   Error: {
     type: 'object',
@@ -124,9 +127,42 @@ export const SCHEMAS: Record<string, JsonSchema> = {
   },
   BackupList: {
     type: 'object',
-    required: ['backups'],
+    required: ['source', 'backups'],
     additionalProperties: false,
-    properties: { backups: { type: 'array', items: ref('Backup'), description: 'Newest first; future-dated backups (`future: true`) after all the others.' } },
+    properties: {
+      source: { type: 'string', pattern: SOURCE_NAME_PATTERN, description: 'The source listed (`default` without SNAPKEEP_CONFIG).' },
+      backups: { type: 'array', items: ref('Backup'), description: 'Newest first; future-dated backups (`future: true`) after all the others.' },
+    },
+  },
+  SourceList: {
+    type: 'object',
+    required: ['sources'],
+    additionalProperties: false,
+    properties: {
+      sources: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['name', 'host', 'kind', 'schedule', 'lastBackupAt', 'lastVerifiedAt', 'workerOnline'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string', pattern: SOURCE_NAME_PATTERN },
+            host: { ...nullable('string'), description: 'The worker (SNAPKEEP_HOST) that has its files; null: any worker may serve it.' },
+            kind: { enum: ['database', 'archive'] },
+            schedule: {
+              anyOf: [
+                { type: 'object', required: ['hours'], additionalProperties: false, properties: { hours: { type: 'number' } } },
+                { type: 'object', required: ['cron', 'tz'], additionalProperties: false, properties: { cron: { type: 'string' }, tz: { type: 'string' } } },
+                { type: 'object', required: ['off'], additionalProperties: false, properties: { off: { const: true } } },
+              ],
+            },
+            lastBackupAt: { ...nullable('string', { format: 'date-time' }), description: 'From the workers\' signed records in Redis.' },
+            lastVerifiedAt: { ...nullable('string', { format: 'date-time' }), description: 'When a restore drill of it last passed.' },
+            workerOnline: { type: 'boolean', description: 'A live worker announces (signed heartbeat) that it serves this source; a pinned source\'s jobs wait until one does.' },
+          },
+        },
+      },
+    },
   },
   JobProgress: {
     type: 'object',
@@ -250,11 +286,12 @@ export const SCHEMAS: Record<string, JsonSchema> = {
   },
   JobStatus: {
     type: 'object',
-    required: ['id', 'queue', 'name', 'state', 'progress', 'attemptsMade', 'maxAttempts', 'result', 'failedReason', 'createdAt', 'startedAt', 'finishedAt'],
+    required: ['id', 'queue', 'source', 'name', 'state', 'progress', 'attemptsMade', 'maxAttempts', 'result', 'failedReason', 'createdAt', 'startedAt', 'finishedAt'],
     additionalProperties: false,
     properties: {
       id: { type: 'string' },
-      queue: { enum: ['backup', 'restore', 'prune', 'apply', 'verify', 'notify'] },
+      queue: { type: 'string', pattern: '^(backup|restore|prune|apply|verify|notify)(@[A-Za-z0-9][A-Za-z0-9_.-]{0,62})?$', description: 'The job type, with `@host` for a source pinned to one worker.' },
+      source: { type: 'string', pattern: SOURCE_NAME_PATTERN, description: 'The source the job is for.' },
       name: { type: 'string' },
       state: { enum: ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed', 'unknown'] },
       progress: { anyOf: [ref('JobProgress'), { type: 'null' }] },
