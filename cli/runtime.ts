@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config.js';
-import { loadConfig, readEnvFile, type ConfigNeeds } from '../src/config/load-config.js';
+import { ConfigError, loadConfig, readEnvFile, type ConfigNeeds } from '../src/config/load-config.js';
+import { configForSource } from '../src/config/source-config.js';
 import { SnapkeepError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/logging/create-logger.js';
 import type { RedisTarget } from '../src/queue/redis-connection.js';
@@ -13,10 +14,24 @@ export function readEnvironment(): Record<string, string | undefined> {
   return { ...readEnvFile(), ...process.env };
 }
 
-/** loadCliConfig reads the settings; throws ConfigError (exit 2) when they are invalid or miss what `needs` names. */
-export function loadCliConfig(needs: ConfigNeeds = {}): Config {
-  return loadConfig(readEnvironment(), needs);
+/**
+ * loadCliConfig reads the settings, scoped to `--source` (none: `default`, or the only source);
+ * throws ConfigError (exit 2) when they are invalid or miss what `needs` names, and source_not_found
+ * or source_required (exit 2) for a source that is not declared, or none among several.
+ */
+export function loadCliConfig(needs: ConfigNeeds = {}, source?: string): Config {
+  const config = loadConfig(readEnvironment(), needs);
+  const scoped = source !== undefined || config.sourceName === '' ? configForSource(config, source) : config;
+  // With SNAPKEEP_CONFIG a source may have no database (directories, streams): a command that needs one says so.
+  const archiveOnly = scoped.includePaths.length > 0 || scoped.streams.length > 0;
+  if (needs.database === 'always' && scoped.dbPath === undefined && !(needs.command === 'backup create' && archiveOnly)) {
+    throw new ConfigError([`DB_PATH: source "${scoped.sourceName}" has no database, which \`snapkeep ${needs.command ?? 'this command'}\` needs`]);
+  }
+  return scoped;
 }
+
+/** SOURCE_OPTION is every backup command's `--source NAME`. */
+export const SOURCE_OPTION = ['--source <name>', 'the source (SNAPKEEP_CONFIG) to act on (default: "default", or the only one)'] as const;
 
 /**
  * cliLogger logs to stderr; a one-shot command logs only warnings unless LOG_LEVEL asks for more,

@@ -6,7 +6,7 @@ import type { Config } from '../../src/config/config.js';
 import type { ApplyJobData, ApplyResult } from '../../src/queue/job-types.js';
 import { apply } from '../../workers/apply/apply.js';
 import { UsageError } from '../exit-codes.js';
-import { cliLogger, loadCliConfig } from '../runtime.js';
+import { cliLogger, loadCliConfig, SOURCE_OPTION } from '../runtime.js';
 import { printApplied, printRolledBack } from './apply-output.js';
 import { print, runInterruptibly, runOperation } from './backup-commands.js';
 import { readCliSecrets } from './cli-secrets.js';
@@ -52,12 +52,13 @@ export function registerApplyCommands(program: Command): void {
     .option('--passphrase-file <file>', 'the passphrase of a passphrase backup, in <file> (`-`: standard input)')
     .option('--identity-file <file>', 'age identities for a public-key backup; only without --queue')
     .option('--trust-unverified', 'age archives: go on although their origin cannot be verified; only without --queue')
-    .action(async (options: CommandOptions & { id: string; queue?: boolean; passphraseFile?: string; identityFile?: string; trustUnverified?: boolean }) => {
+    .option(...SOURCE_OPTION)
+    .action(async (options: CommandOptions & { id: string; queue?: boolean; passphraseFile?: string; identityFile?: string; trustUnverified?: boolean; source?: string }) => {
       if (!isBackupId(options.id)) throw new UsageError('--id: not a backup id: expected YYYYMMDDTHHMMSSZ-xxxxxxxx');
       if (options.queue && (options.stopCommand !== undefined || options.startCommand !== undefined)) {
         throw new UsageError('--stop-command and --start-command cannot go with --queue: commands never travel through Redis; set APP_STOP_COMMAND and APP_START_COMMAND on the worker');
       }
-      const config = loadCliConfig(options.queue ? {} : { database: 'always', command: 'backup apply', store: true });
+      const config = loadCliConfig(options.queue ? {} : { database: 'always', command: 'backup apply', store: true }, options.source);
       const appCommands = appCommandsOf(options, config);
       const secrets = await readCliSecrets(options);
       const run = (data: ApplyJobData, ctx: Parameters<typeof apply>[1]): Promise<ApplyResult> => apply(data, { ...ctx, appCommands });
@@ -71,8 +72,9 @@ export function registerApplyCommands(program: Command): void {
     .option('--stop-command <command>', `stop the application: ${commandHelp}`)
     .option('--start-command <command>', 'start it again afterwards (default: APP_START_COMMAND)')
     .option('--json', 'print the result as JSON')
-    .action(async (options: CommandOptions) => {
-      const config = loadCliConfig({ database: 'always', command: 'backup rollback' });
+    .option(...SOURCE_OPTION)
+    .action(async (options: CommandOptions & { source?: string }) => {
+      const config = loadCliConfig({ database: 'always', command: 'backup rollback' }, options.source);
       const commands = { ...appCommandsOf(options, config), env: config.appCommands.env };
       const result = await runInterruptibly(() => rollbackDatabase({ dbPath: config.dbPath!, commands, logger: cliLogger(config, true) }));
       if (options.json) print(result);

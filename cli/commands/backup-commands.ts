@@ -12,7 +12,7 @@ import { restore } from '../../workers/restore.js';
 import type { JobFunction } from '../../workers/bullmq-processor.js';
 import { EXIT_INTERRUPTED, InterruptedError, UsageError } from '../exit-codes.js';
 import { ProgressBar } from '../progress-bar.js';
-import { cliLogger, connectRedis, inProcessContext, loadCliConfig, redisTarget, requireStore } from '../runtime.js';
+import { cliLogger, connectRedis, inProcessContext, loadCliConfig, redisTarget, requireStore, SOURCE_OPTION } from '../runtime.js';
 import { printArchiveRestore } from './archive-output.js';
 import { printBackupTable, printPruneResult, printSwapSteps } from './backup-output.js';
 import { printAnomalies, warnIfAnomalous } from './anomaly-output.js';
@@ -57,7 +57,9 @@ export async function runOperation<D extends object, R>(
     const queues = createQueues(config, redis);
     try {
       const add = enqueuing[enqueue] as (queues: Queues, data: D) => Promise<EnqueuedJob>;
-      const job = await add(queues, await sealForQueue(data, secrets, redis, config));
+      // The worker that serves the source takes it (issue 14); the CLI names the source it was scoped to.
+      const sourced = config.sourceName === '' ? data : { ...data, source: config.sourceName };
+      const job = await add(queues, await sealForQueue(sourced, secrets, redis, config));
       if (!options.json) process.stderr.write(`job ${job.jobId}${job.deduplicated ? ' (joined the backup already queued)' : ''}\n`);
       const status = await followJob(queues, job.jobId, onProgress);
       return status.result as R;
@@ -101,12 +103,13 @@ export function registerBackupCommands(program: Command): void {
 
   group.command('create')
     .description('take a backup now')
+    .option(...SOURCE_OPTION)
     .option('--queue', 'enqueue into the running service instead of running here')
     .option('--json', 'print the result as JSON')
     .option('--passphrase-file <file>', 'lock this backup with the passphrase in <file> (`-`: standard input): an age archive that `age -d` opens')
-    .action(async (options: { queue?: boolean; json?: boolean; passphraseFile?: string }) => {
+    .action(async (options: { queue?: boolean; json?: boolean; passphraseFile?: string; source?: string }) => {
       // In this process the snapshot reads DB_PATH; with --queue the service's worker takes it.
-      const config = loadCliConfig(options.queue ? {} : { database: 'always', command: 'backup create', store: true });
+      const config = loadCliConfig(options.queue ? {} : { database: 'always', command: 'backup create', store: true }, options.source);
       const secrets = await readCliSecrets(options);
       const result = await runOperation<BackupJobData, BackupResult>(config, options, backup, { trigger: 'cli' }, 'enqueueBackup', secrets);
       if (options.json) print(result);
@@ -117,9 +120,10 @@ export function registerBackupCommands(program: Command): void {
 
   group.command('list')
     .description('list backups, newest first')
+    .option(...SOURCE_OPTION)
     .option('--json', 'print the API\'s {backups: […]}')
-    .action(async (options: { json?: boolean }) => {
-      const config = loadCliConfig({ store: true });
+    .action(async (options: { json?: boolean; source?: string }) => {
+      const config = loadCliConfig({ store: true }, options.source);
       const store = requireStore(config);
       // Anomaly flags live in the store (issue 16); drills' records in Redis, which this command does not need.
       // Warnings (future-dated, unreadable metadata) go to stderr, the listing to stdout.
@@ -133,6 +137,7 @@ export function registerBackupCommands(program: Command): void {
 
   group.command('restore')
     .description('restore a backup to {DB_PATH}.restore.{ID}, verified, beside the live database')
+    .option(...SOURCE_OPTION)
     .requiredOption('--id <id>', 'the backup id (see `snapkeep backup list`)')
     .option('--force', 'replace an existing {DB_PATH}.restore.{ID}')
     .option('--queue', 'enqueue into the running service instead of running here')
@@ -141,11 +146,11 @@ export function registerBackupCommands(program: Command): void {
     .option('--identity-file <file>', 'age identities (age-keygen output) for a public-key backup; only without --queue')
     .option('--target <dir>', 'archives: restore into this new directory instead of {STATE_DIR}/restore/{ID} (with --queue, on the worker\'s host, under RESTORE_ROOT)')
     .option('--trust-unverified', 'age archives: go on although their origin cannot be verified (no master key here, or no authenticator); only without --queue')
-    .action(async (options: { id: string; force?: boolean; queue?: boolean; json?: boolean; passphraseFile?: string; identityFile?: string; target?: string; trustUnverified?: boolean }) => {
+    .action(async (options: { id: string; force?: boolean; queue?: boolean; json?: boolean; passphraseFile?: string; identityFile?: string; target?: string; trustUnverified?: boolean; source?: string }) => {
       if (!isBackupId(options.id)) throw new UsageError(`--id: not a backup id: expected YYYYMMDDTHHMMSSZ-xxxxxxxx`);
       // DB_PATH only for a database backup, written beside it (the restore says so, exit 2, when it
       // is unset); an archive goes under STATE_DIR or --target, and --queue restores on the worker.
-      const config = loadCliConfig(options.queue ? {} : { store: true });
+      const config = loadCliConfig(options.queue ? {} : { store: true }, options.source);
       const secrets = await readCliSecrets(options);
       const data: RestoreJobData = { backupId: options.id, ...(options.force ? { force: true } : {}), ...(options.target ? { target: resolve(options.target) } : {}) };
       const result = await runOperation<RestoreJobData, RestoreResult>(config, options, restore, data, 'enqueueRestore', secrets);
@@ -156,15 +161,16 @@ export function registerBackupCommands(program: Command): void {
 
   group.command('prune')
     .description('apply the retention policy')
+    .option(...SOURCE_OPTION)
     .option('--dry-run', 'say what would be deleted, delete nothing')
     .option('--at <iso-time>', 'plan as of this UTC time instead of now (2026-11-20T12:00:00Z, or a date: 2026-11-20)')
     .option('--force', 'prune even when no backup falls in any retention window')
     .option('--queue', 'enqueue into the running service instead of running here')
     .option('--json', 'print {kept, deleted, dryRun}')
-    .action(async (options: { dryRun?: boolean; at?: string; force?: boolean; queue?: boolean; json?: boolean }) => {
+    .action(async (options: { dryRun?: boolean; at?: string; force?: boolean; queue?: boolean; json?: boolean; source?: string }) => {
       const at = options.at === undefined ? undefined : parseIsoTime(options.at);
       if (at === null) throw new UsageError(`--at: not an ISO 8601 UTC time: ${options.at} (e.g. 2026-11-20T12:00:00Z, or a date: 2026-11-20)`);
-      const config = loadCliConfig(options.queue ? {} : { store: true });
+      const config = loadCliConfig(options.queue ? {} : { store: true }, options.source);
       const data = {
         dryRun: options.dryRun === true,
         ...(at ? { at: at.toISOString() } : {}),

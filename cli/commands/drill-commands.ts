@@ -10,7 +10,7 @@ import { describeUrl } from '../../src/notify/redact-secrets.js';
 import type { VerifyJobData, VerifyResult } from '../../src/queue/job-types.js';
 import { verify } from '../../workers/verify/verify.js';
 import { EXIT_FAILED, UsageError } from '../exit-codes.js';
-import { loadCliConfig, requireStore } from '../runtime.js';
+import { loadCliConfig, requireStore, SOURCE_OPTION } from '../runtime.js';
 import { print, runOperation } from './backup-commands.js';
 import { readCliSecrets } from './cli-secrets.js';
 import { printNotifyAnswers, printVerifyResult, type NotifyAnswer } from './drill-output.js';
@@ -31,10 +31,11 @@ export function registerDrillCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--passphrase-file <file>', 'the passphrase of a passphrase backup, in <file> (`-`: standard input)')
     .option('--identity-file <file>', 'age identities for a public-key backup; only without --queue')
-    .action(async (options: { id?: string; latest?: boolean; queue?: boolean; json?: boolean; passphraseFile?: string; identityFile?: string }) => {
+    .option(...SOURCE_OPTION)
+    .action(async (options: { id?: string; latest?: boolean; queue?: boolean; json?: boolean; passphraseFile?: string; identityFile?: string; source?: string }) => {
       if ((options.id === undefined) === (options.latest !== true)) throw new UsageError('give either --id ID or --latest');
       if (options.id !== undefined && !isBackupId(options.id)) throw new UsageError('--id: not a backup id: expected YYYYMMDDTHHMMSSZ-xxxxxxxx');
-      const config = loadCliConfig(options.queue ? {} : { store: true });
+      const config = loadCliConfig(options.queue ? {} : { store: true }, options.source);
       const secrets = await readCliSecrets(options);
       const backupId = options.id ?? (await newestId(config));
       const result = await runOperation<VerifyJobData, VerifyResult>(config, options, verify, { trigger: 'cli', backupId }, 'enqueueVerify', secrets);
@@ -47,9 +48,10 @@ export function registerDrillCommands(program: Command): void {
     .description('accept a backup flagged as an anomaly (the database really shrank): the retention policy decides again about the backup kept before it')
     .requiredOption('--id <id>', 'the flagged backup\'s id')
     .option('--json', 'print {backupId, accepted}')
-    .action(async (options: { id: string; json?: boolean }) => {
+    .option(...SOURCE_OPTION)
+    .action(async (options: { id: string; json?: boolean; source?: string }) => {
       if (!isBackupId(options.id)) throw new UsageError('--id: not a backup id: expected YYYYMMDDTHHMMSSZ-xxxxxxxx');
-      const config = loadCliConfig({ store: true });
+      const config = loadCliConfig({ store: true }, options.source);
       if (!(await clearAnomalyRecord(requireStore(config), options.id))) throw new SnapkeepError('not_flagged', `backup ${options.id} is not flagged as an anomaly`);
       if (options.json) print({ backupId: options.id, accepted: true });
       else process.stdout.write(`anomaly of backup ${options.id} accepted: the retention policy decides again about the backup kept before it\n`);

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { answerClientErrors } from '../../src/api/answer-client-errors.js';
 import { passphraseSealer } from '../../src/age/passphrase-sealer.js';
 import { createApp } from '../../src/api/create-app.js';
+import { sourceCatalog } from '../../src/api/source-catalog.js';
 import { TokenStore } from '../../src/auth/token-store.js';
 import type { Config } from '../../src/config/config.js';
 import { ConfigError } from '../../src/config/load-config.js';
@@ -84,7 +85,8 @@ export async function runService(role: ServiceRole, config: Config, options: Ser
     tokens = new TokenStore(config.stateDir);
     // Passphrases are sealed for the live workers before they reach Redis (issue 7).
     const sealPassphrase = passphraseSealer(producer, config);
-    const app = createApp({ queues, redis: producer, store, tokens, logger, sealPassphrase, masterKey: config.masterKey, previousMasterKeys: config.previousMasterKeys, ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}) });
+    const catalog = sourceCatalog(config, store, logger);
+    const app = createApp({ queues, redis: producer, store, tokens, logger, sealPassphrase, catalog, masterKey: config.masterKey, previousMasterKeys: config.previousMasterKeys, ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}) });
     server = await new Promise<Server>((resolve, reject) => {
       // Express 5 hands a listen error (EADDRINUSE) to this callback instead of emitting it.
       const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));

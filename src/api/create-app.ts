@@ -71,7 +71,10 @@ export function createApp(deps: AppDependencies): Express {
   app.use('/api/backups', superadmin, backupsRouter(backupDeps));
   app.use('/api/sources', superadmin, sourcesRouter({ ...backupDeps, redis: deps.redis, queuePrefix: deps.queues.backup.opts.prefix ?? 'bull' }));
   app.use('/api/jobs', anyToken, jobsRouter(deps.queues));
-  app.use('/metrics', anyToken, metricsRouter(deps.metrics ?? createServiceMetrics({ queues: deps.queues, redis: deps.redis, masterKey: deps.masterKey, previousMasterKeys: deps.previousMasterKeys ?? [], logger: deps.logger })));
+  app.use('/metrics', anyToken, metricsRouter(deps.metrics ?? createServiceMetrics({
+    queues: deps.queues, redis: deps.redis, masterKey: deps.masterKey, previousMasterKeys: deps.previousMasterKeys ?? [], logger: deps.logger,
+    sources: () => catalog.sources().map((s) => s.name),
+  })));
   // Viewer tokens only: the dashboard's password lives in browsers (saved, sent with every request),
   // so it must be one that can change nothing; a superadmin token is refused here (issue 13 review).
   app.use(DASHBOARD_PATH, requireToken(deps.tokens, ['viewer'], { scheme: 'Basic', failedTokens }), ...dashboardHandlers(deps.queues));

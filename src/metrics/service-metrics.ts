@@ -6,6 +6,7 @@ import { jobStatsKey, readJobStats, type JobStats } from './job-stats.js';
 import { lastSuccessSeal, warnForged } from './last-success.js';
 import { refusedJobsKey, refusedJobsRegistry } from './refused-jobs.js';
 import { verificationRegistry } from './verification-metrics.js';
+import { sourceRegistry } from './source-metrics.js';
 import { VerificationRecords, verificationsKey } from '../verification/verification-records.js';
 import { QUEUE_STATES, sharedMetricsJson, type QueueCounts } from './shared-metrics.js';
 import { withTimeout } from '../with-timeout.js';
@@ -30,6 +31,8 @@ export function createServiceMetrics(deps: {
   queues: Queues; redis: Redis; masterKey?: Buffer | undefined; logger?: Pick<Logger, 'warn'>;
   /** MASTER_KEY_PREVIOUS: restore drills' records signed before a key rotation still count. */
   previousMasterKeys?: readonly Buffer[];
+  /** The declared sources' names, labelled in the per-source metrics (issue 14); none: no per-source metrics. */
+  sources?: () => readonly string[];
 }): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -59,14 +62,19 @@ export function createServiceMetrics(deps: {
     registry,
     contentType: registry.contentType,
     async render() {
-      const [[stats, counts], refused, drills] = await Promise.all([
+      const [[stats, counts], refused, drills, sources] = await Promise.all([
         readShared(),
         withTimeout(refusedJobsRegistry(deps.redis, refusedJobsKey(deps.queues)), REDIS_TIMEOUT_MS).catch(() => undefined),
         withTimeout(verificationRegistry(verifications), REDIS_TIMEOUT_MS).catch(() => undefined),
+        deps.sources
+          ? withTimeout(sourceRegistry({
+              redis: deps.redis, queuePrefix: deps.queues.backup.opts.prefix ?? 'bull', masterKeys: [deps.masterKey, ...(deps.previousMasterKeys ?? [])], sources: deps.sources(),
+            }), REDIS_TIMEOUT_MS).catch(() => undefined)
+          : undefined,
       ]);
       // Built fresh per scrape from what Redis holds now, then merged with this process's registry.
       const shared = AggregatorRegistry.aggregate<typeof registry.contentType>([sharedMetricsJson(stats, counts)]);
-      return Registry.merge([registry, shared, ...(refused ? [refused] : []), ...(drills ? [drills] : [])]).metrics();
+      return Registry.merge([registry, shared, ...(refused ? [refused] : []), ...(drills ? [drills] : []), ...(sources ? [sources] : [])]).metrics();
     },
   };
 }
