@@ -21,7 +21,8 @@ export function readEnvironment(): Record<string, string | undefined> {
  */
 export function loadCliConfig(needs: ConfigNeeds = {}, source?: string): Config {
   const config = loadConfig(readEnvironment(), needs);
-  const scoped = source !== undefined || config.sourceName === '' ? configForSource(config, source) : config;
+  // Services and tokens act for every source; a backup command (needs a store) for one.
+  const scoped = source !== undefined || (config.sourceName === '' && needs.store === true) ? configForSource(config, source) : config;
   // With SNAPKEEP_CONFIG a source may have no database (directories, streams): a command that needs one says so.
   const archiveOnly = scoped.includePaths.length > 0 || scoped.streams.length > 0;
   if (needs.database === 'always' && scoped.dbPath === undefined && !(needs.command === 'backup create' && archiveOnly)) {
