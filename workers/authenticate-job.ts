@@ -6,7 +6,7 @@ import type { JobLedger } from '../src/queue/job-ledger.js';
 import { validateJobData } from '../src/queue/job-schemas.js';
 import { JOB_NAMES, type RestoreJobData } from '../src/queue/job-types.js';
 import { parseQueueName } from '../src/queue/queue-routes.js';
-import { schedulerIdFor, VERIFY_SCHEDULER_ID } from '../src/queue/queues.js';
+import { drillSchedulerIdFor, schedulerIdFor } from '../src/queue/queues.js';
 import { findSource, servesSource } from '../src/config/source-config.js';
 import { checkRestoreTarget } from './check-restore-target.js';
 
@@ -28,7 +28,8 @@ export type AuthenticateJob = (job: Job) => Promise<AuthenticatedJob>;
 export function jobAuthenticator(config: Pick<Config, 'restoreRoot' | 'verifySchedule' | 'sources' | 'fleetHost'>, signer: JobSigner, ledger: JobLedger): AuthenticateJob {
   // Copies of a schedule's template under made-up slot ids closer together than this are refused.
   const spacingMs = (scheduler: string): number => {
-    const schedule = scheduler === VERIFY_SCHEDULER_ID ? config.verifySchedule : config.sources.find((s) => schedulerIdFor(s.name) === scheduler)?.schedule;
+    const drill = config.sources.some((s) => drillSchedulerIdFor(s.name) === scheduler);
+    const schedule = drill ? config.verifySchedule : config.sources.find((s) => schedulerIdFor(s.name) === scheduler)?.schedule;
     return schedule?.type === 'every' ? Math.floor(schedule.everyMs / 2) : 60_000;
   };
   return async (job) => {

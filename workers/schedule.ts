@@ -3,7 +3,7 @@ import type { ScheduleConfig } from '../src/config/config.js';
 import type { Logger } from '../src/logging/create-logger.js';
 import type { JobSigner } from '../src/queue/job-auth.js';
 import type { BackupJobData, BackupResult, PruneJobData, QueueName, VerifyJobData } from '../src/queue/job-types.js';
-import { schedulerIdFor, VERIFY_SCHEDULER_ID } from '../src/queue/queues.js';
+import { drillSchedulerIdFor, schedulerIdFor } from '../src/queue/queues.js';
 import { routedQueueName } from '../src/queue/queue-routes.js';
 import { DEFAULT_SOURCE } from '../src/config/sources-file.js';
 
@@ -45,8 +45,9 @@ export const backupSchedulerSpec = (schedule: ScheduleConfig, source: { name: st
 });
 
 /** drillSchedulerSpec is the scheduled restore drill: BACKUP_VERIFY_SCHEDULE_HOURS, first run one period after it is set up. */
-export const drillSchedulerSpec = (schedule: ScheduleConfig): SchedulerSpec => ({
-  queue: 'verify', name: 'verify', id: VERIFY_SCHEDULER_ID, what: 'restore drill', schedule, data: { trigger: 'schedule' } satisfies VerifyJobData, firstAfterPeriod: true,
+export const drillSchedulerSpec = (schedule: ScheduleConfig, source: { name: string; host: string | undefined } = { name: DEFAULT_SOURCE, host: undefined }): SchedulerSpec => ({
+  queue: routedQueueName('verify', source.host), name: 'verify', id: drillSchedulerIdFor(source.name), what: `restore drill of ${source.name}`, schedule,
+  data: (source.name === DEFAULT_SOURCE ? { trigger: 'schedule' } : { trigger: 'schedule', source: source.name }) satisfies VerifyJobData, firstAfterPeriod: true,
 });
 
 /** scheduleTemplate is the signed data of every scheduled backup job. */

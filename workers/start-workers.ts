@@ -112,6 +112,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
   // Restore drills, notifications and the anomaly guardrail (issue 16), hooked around the jobs.
   const monitoring = await startMonitoring({
     config, store, queues, logger, signer, redis: options.connect(),
+    sources: config.sources, served, hosts, scope: (name) => baseFor(name),
     ...(options.scheduleGuardMs !== undefined ? { guardIntervalMs: options.scheduleGuardMs } : {}),
     ...(options.notifyTimeoutMs !== undefined ? { notifyTimeoutMs: options.notifyTimeoutMs } : {}),
   });

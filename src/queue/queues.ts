@@ -44,6 +44,9 @@ export const BACKUP_DEDUPLICATION_ID = 'backup-in-progress';
 /** backupDeduplicationId is one source's: requests for a source join each other, never another source's backup. */
 export const backupDeduplicationId = (sourceName: string): string => (sourceName === DEFAULT_SOURCE ? BACKUP_DEDUPLICATION_ID : `${BACKUP_DEDUPLICATION_ID}.${sourceName}`);
 
+/** drillSchedulerIdFor is a source's restore drill scheduler id: `scheduled-verify` for the default source. */
+export const drillSchedulerIdFor = (sourceName: string): string => (sourceName === DEFAULT_SOURCE ? VERIFY_SCHEDULER_ID : `${VERIFY_SCHEDULER_ID}.${sourceName}`);
+
 /** schedulerIdFor is a source's backup scheduler id: `scheduled-backup` for the default source, as it always was. */
 export const schedulerIdFor = (sourceName: string): string => (sourceName === DEFAULT_SOURCE ? SCHEDULER_ID : `${SCHEDULER_ID}.${sourceName}`);
 

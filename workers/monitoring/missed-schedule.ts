@@ -4,6 +4,7 @@ import type { Config, ScheduleConfig } from '../../src/config/config.js';
 import type { Logger } from '../../src/logging/create-logger.js';
 import type { Notifier } from '../../src/notify/notifier.js';
 import type { BackupStore } from '../../src/storage/backup-store.js';
+import { DEFAULT_SOURCE } from '../../src/config/sources-file.js';
 
 // A cron pattern's period is the longest gap among its next fires (a weekday-only pattern: the weekend).
 const CRON_FIRES_SAMPLED = 8;
@@ -45,14 +46,16 @@ export async function checkMissedSchedule(check: MissedScheduleCheck, now: numbe
   const since = newest ? Date.parse(newest.createdAt) : check.startedAt;
   if (now - since <= 2 * period) return false;
   const hours = Math.round(((now - since) / 3_600_000) * 10) / 10;
+  const source = check.config.sourceName;
+  const of = source === '' || source === DEFAULT_SOURCE ? '' : ` of source ${source}`;
   await check.notifier.notify({
     event: 'schedule.missed',
     ...(newest ? { backupId: newest.id } : {}),
     message: newest
-      ? `no backup for ${hours} h: the newest is ${newest.id}, and backups are scheduled every ${Math.round(period / 60_000)} min`
-      : `no backup at all ${hours} h after start, and backups are scheduled every ${Math.round(period / 60_000)} min`,
-    details: { newestBackupAt: newest?.createdAt ?? null, periodSeconds: Math.round(period / 1000) },
-  }, { dedupeKey: `missed-since-${newest?.id ?? `start-${check.startedAt}`}` });
-  check.logger.warn('scheduled backups missed', { newest: newest?.id, hours });
+      ? `no backup${of} for ${hours} h: the newest is ${newest.id}, and backups are scheduled every ${Math.round(period / 60_000)} min`
+      : `no backup${of} at all ${hours} h after start, and backups are scheduled every ${Math.round(period / 60_000)} min`,
+    details: { source, newestBackupAt: newest?.createdAt ?? null, periodSeconds: Math.round(period / 1000) },
+  }, { dedupeKey: `missed-since-${newest?.id ?? `start-${source}-${check.startedAt}`}` });
+  check.logger.warn('scheduled backups missed', { source, newest: newest?.id, hours });
   return true;
 }

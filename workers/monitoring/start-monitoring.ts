@@ -1,4 +1,4 @@
-import type { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config/config.js';
 import type { Logger } from '../../src/logging/create-logger.js';
@@ -14,7 +14,9 @@ import type { AuthenticateJob } from '../authenticate-job.js';
 import type { JobFunction } from '../bullmq-processor.js';
 import { checkForAnomaly } from '../guardrail/check-anomaly.js';
 import { notifyJob } from '../notify/notify.js';
-import { drillSchedulerSpec, GUARD_INTERVAL_MS, guardScheduler, upsertScheduler } from '../schedule.js';
+import { drillSchedulerSpec, GUARD_INTERVAL_MS, guardSchedulers, upsertScheduler } from '../schedule.js';
+import type { SourceConfig } from '../../src/config/config.js';
+import { DEFAULT_SOURCE } from '../../src/config/sources-file.js';
 import { verify } from '../verify/verify.js';
 import { checkMissedSchedule, schedulePeriodMs } from './missed-schedule.js';
 
@@ -31,6 +33,13 @@ export interface MonitoringOptions {
   guardIntervalMs?: number;
   /** How long one notification delivery may take (default DELIVERY_TIMEOUT_MS). */
   notifyTimeoutMs?: number;
+  /** Every declared source (a drill queue's guard knows them all), and those this worker serves. */
+  sources: readonly SourceConfig[];
+  served: readonly SourceConfig[];
+  /** The hosts whose queues this worker consumes (undefined: the shared ones). */
+  hosts: ReadonlyArray<string | undefined>;
+  /** A source's scoped settings and store, as its jobs get them. */
+  scope: (source: string) => { config: Config; store: BackupStore };
 }
 
 /**
@@ -62,28 +71,32 @@ export interface Monitoring {
 
 /** startMonitoring sets up the drill schedule and the notify queue's limit, and starts the periodic checks. */
 export async function startMonitoring(options: MonitoringOptions): Promise<Monitoring> {
-  const { config, store, queues, logger, signer } = options;
+  const { config, queues, logger, signer } = options;
   const notifier = createNotifier({ config, queues, logger });
   const records = new VerificationRecords(options.redis, verificationsKey(queues), [config.masterKey, ...config.previousMasterKeys]);
-  const drills = drillSchedulerSpec(config.verifySchedule);
+  // One drill schedule per source, in the source's verify queue; a queue's guard knows every source routed there.
+  const drillsOn = (host: string | undefined) => options.sources.filter((s) => s.host === host).map((s) => drillSchedulerSpec(config.verifySchedule, s));
   const restoreRedisState = async (): Promise<void> => {
     // One delivery at a time across every worker: a healthchecks success ping never overtakes its start ping.
     await queues.notify.setGlobalConcurrency(1);
-    await upsertScheduler(queues.verify as Queue, drills, logger, signer);
+    for (const source of options.served) await upsertScheduler(queues.routed('verify', source.host), drillSchedulerSpec(config.verifySchedule, source), logger, signer);
   };
   await restoreRedisState();
   const timers = [
     setInterval(() => {
-      guardScheduler(queues.verify as Queue, drills, logger, signer).catch((err: Error) => logger.warn('could not check the drill schedule', { error: err.message }));
+      void (async () => {
+        for (const host of options.hosts) await guardSchedulers(queues.routed('verify', host), drillsOn(host), logger, signer);
+      })().catch((err: Error) => logger.warn('could not check the drill schedules', { error: err.message }));
     }, options.guardIntervalMs ?? GUARD_INTERVAL_MS),
   ];
-  const period = schedulePeriodMs(config.schedule);
-  if (period !== undefined) {
-    const startedAt = Date.now();
+  const startedAt = Date.now();
+  for (const source of options.served) {
+    const period = schedulePeriodMs(source.schedule);
+    if (period === undefined) continue;
     // Often enough to say so soon after twice the period has passed; a listing every 10 minutes at most.
     const every = Math.max(1000, Math.min(period / 2, 10 * 60_000));
     timers.push(setInterval(() => {
-      checkMissedSchedule({ config, store, logger, notifier, startedAt }).catch((err: Error) => logger.warn('could not check for missed backups', { error: err.message }));
+      checkMissedSchedule({ ...options.scope(source.name), logger, notifier, startedAt }).catch((err: Error) => logger.warn('could not check for missed backups', { source: source.name, error: err.message }));
     }, every));
   }
   for (const timer of timers) timer.unref();
@@ -104,13 +117,13 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
       if (data.trigger === 'schedule') await notifier.ping('success', `snapkeep: backup ${result.backupId} stored (${result.size} bytes)`);
       await notifier.notify({
         event: 'backup.succeeded', backupId: result.backupId, message: `backup ${result.backupId} stored (${result.size} bytes)`,
-        details: { key: result.key, size: result.size, databaseSize: result.databaseSize, durationMs: result.durationMs, kind: result.kind, trigger: data.trigger },
+        details: { source: ctx.config.sourceName, key: result.key, size: result.size, databaseSize: result.databaseSize, durationMs: result.durationMs, kind: result.kind, trigger: data.trigger },
       });
       if (anomaly) {
         await notifier.notify({
           event: 'backup.anomaly', backupId: anomaly.backupId,
           message: `backup ${anomaly.backupId} looks like an emptied database: ${anomaly.reasons.join('; ')}. Backup ${anomaly.previousId} is kept until \`snapkeep backup accept --id ${anomaly.backupId}\``,
-          details: { reasons: anomaly.reasons, previousId: anomaly.previousId },
+          details: { source: ctx.config.sourceName, reasons: anomaly.reasons, previousId: anomaly.previousId },
         });
       }
       return result;
@@ -122,7 +135,7 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
         await records.forget(result.deleted).catch((err: Error) => ctx.logger.warn('could not forget the verification records of deleted backups', { error: err.message }));
         await notifier.notify({
           event: 'prune.deleted', message: `prune deleted ${result.deleted.length} backup${result.deleted.length === 1 ? '' : 's'}, kept ${result.kept.length}`,
-          details: { deleted: result.deleted.length, kept: result.kept.length, deletedIds: result.deleted },
+          details: { source: ctx.config.sourceName, deleted: result.deleted.length, kept: result.kept.length, deletedIds: result.deleted },
         });
       }
       return result;
@@ -135,7 +148,7 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
         await notifier.notify({
           event: 'verify.failed', backupId: v.backupId,
           message: `backup ${v.backupId} failed its restore drill at ${v.failedCheck}: ${v.reason}`,
-          details: { check: v.failedCheck, reason: v.reason, trigger: data.trigger },
+          details: { source: ctx.config.sourceName, check: v.failedCheck, reason: v.reason, trigger: data.trigger },
         });
       }
       return result;
@@ -171,14 +184,14 @@ async function notifyFailure(notifier: Notifier, queue: string, job: Job, error:
     if (data.trigger === 'schedule') await notifier.ping('fail', `snapkeep: scheduled backup failed: ${error.message}`);
     await notifier.notify({
       event: 'backup.failed', jobId, message: `backup failed after ${attempts}: ${error.message}`,
-      details: { attempts: job.attemptsMade, trigger: data.trigger },
+      details: { source: data.source ?? DEFAULT_SOURCE, attempts: job.attemptsMade, trigger: data.trigger },
     }, { dedupeKey: jobId });
   } else if (queue === 'verify') {
     const backupId = (data as VerifyJobData).backupId;
     await notifier.notify({
       event: 'verify.failed', jobId, ...(backupId !== undefined ? { backupId } : {}),
       message: `the restore drill could not run (after ${attempts}): ${error.message}`,
-      details: { attempts: job.attemptsMade, trigger: data.trigger },
+      details: { source: data.source ?? DEFAULT_SOURCE, attempts: job.attemptsMade, trigger: data.trigger },
     }, { dedupeKey: jobId });
   }
 }
