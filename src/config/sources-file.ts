@@ -11,6 +11,7 @@ export const DEFAULT_SOURCE = 'default';
 /** A worker's name in the fleet (SNAPKEEP_HOST, a source's `host`): it becomes part of queue names, so never a colon. */
 export const FLEET_HOST = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const STREAM_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const LONE_DASH_IN_FLOW = /[[,]\s*-\s*[,\]]/;
 
 const absolutePath = Joi.string().min(1).max(4096).custom((value: string, helpers) => (isAbsolute(value) ? value : helpers.error('path.absolute')))
   .messages({ 'path.absolute': 'must be an absolute path' });
@@ -77,6 +78,8 @@ export function readSourcesFile(path: string, defaults: SourceDefaults, problems
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) problems.push(`SNAPKEEP_CONFIG: ${file}: ${e.message.split('\n')[0]}`);
+    // YAML 1.2 reads a bare `-` in a [ … ] list as the start of a nested list: tar's "write to stdout" needs quotes.
+    if (LONE_DASH_IN_FLOW.test(text)) problems.push(`SNAPKEEP_CONFIG: ${file}: a lone - inside [ … ] must be quoted, as in [tar, -cf, "-", .]`);
     return undefined;
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
