@@ -39,7 +39,7 @@ export function sourceCatalog(config: Config, primaryStore: BackupStore | undefi
 export function singleSourceCatalog(store: BackupStore | undefined): SourceCatalog {
   const source: SourceConfig = {
     name: DEFAULT_SOURCE, host: undefined, dbPath: undefined, includePaths: [], exclude: [], streams: [],
-    schedule: { type: 'off' }, retention: { dailyDays: 7, weeklyWeeks: 4 }, ageRecipients: [],
+    schedule: { type: 'off' }, retention: { dailyDays: 7, weeklyWeeks: 4 }, ageRecipients: [], compression: { type: 'none', level: 3 },
   };
   return {
     sources: () => [source],

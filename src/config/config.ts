@@ -75,6 +75,8 @@ export interface SourceConfig {
   schedule: ScheduleConfig;
   retention: RetentionPolicy;
   ageRecipients: string[];
+  /** zstd before encryption, or none; default BACKUP_COMPRESSION and BACKUP_COMPRESSION_LEVEL. */
+  compression: Config['compression'];
 }
 
 /**

@@ -200,8 +200,9 @@ export function loadConfig(
     ? { type: 'cron', pattern: cron, tz: str('BACKUP_SCHEDULE_TZ') }
     : hours === 0 ? { type: 'off' } : { type: 'every', everyMs: Math.max(1, Math.round(hours * 3_600_000)) };
   const retention = { dailyDays: v.BACKUP_RETAIN_DAILY_DAYS as number, weeklyWeeks: v.BACKUP_RETAIN_WEEKLY_WEEKS as number };
+  const compression = { type: str('BACKUP_COMPRESSION') as 'none' | 'zstd', level: v.BACKUP_COMPRESSION_LEVEL as number };
   const sources: SourceConfig[] | undefined = sourcesFile !== ''
-    ? readSourcesFile(sourcesFile, { schedule, retention }, problems)
+    ? readSourcesFile(sourcesFile, { schedule, retention, compression }, problems)
     : [{
         name: DEFAULT_SOURCE,
         host: undefined,
@@ -212,6 +213,7 @@ export function loadConfig(
         schedule,
         retention,
         ageRecipients: list('BACKUP_AGE_RECIPIENTS'),
+        compression,
       }];
 
   if (problems.length > 0 || sources === undefined) throw new ConfigError(problems);
@@ -249,7 +251,7 @@ export function loadConfig(
     includePaths: [],
     exclude: [],
     ageRecipients: [],
-    compression: { type: str('BACKUP_COMPRESSION') as 'none' | 'zstd', level: v.BACKUP_COMPRESSION_LEVEL as number },
+    compression,
     ...monitoring,
     appCommands: { stop: stop as string[] | undefined, start: start as string[] | undefined, env: commandEnvironment(env) },
     streams: [],

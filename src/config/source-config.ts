@@ -55,6 +55,7 @@ export function scopeToSource(config: Config, source: SourceConfig): Config {
     schedule: source.schedule,
     retention: source.retention,
     ageRecipients: source.ageRecipients,
+    compression: source.compression,
     store: config.store ? sourceStoreConfig(config.store, source.name) : undefined,
   });
 }

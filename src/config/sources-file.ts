@@ -43,6 +43,11 @@ const sourceSchema = Joi.object({
     dailyDays: Joi.number().integer().min(0).max(3660),
     weeklyWeeks: Joi.number().integer().min(0).max(520),
   }),
+  // `zstd`, `none`, or { type, level }: as BACKUP_COMPRESSION and BACKUP_COMPRESSION_LEVEL, for this source.
+  compression: Joi.alternatives().try(
+    Joi.string().valid('none', 'zstd'),
+    Joi.object({ type: Joi.string().valid('none', 'zstd').required(), level: Joi.number().integer().min(1).max(19) }),
+  ).messages({ 'alternatives.match': 'must be zstd, none, or type: zstd with a level of 1-19' }),
   encryption: Joi.object({
     ageRecipients: Joi.array().items(Joi.string().pattern(/^age1[0-9a-z]+$/).messages({ 'string.pattern.base': 'must be an age public key (age1…)' })).min(1),
   }),
@@ -58,6 +63,7 @@ const fileSchema = Joi.object({
 export interface SourceDefaults {
   schedule: ScheduleConfig;
   retention: RetentionPolicy;
+  compression: SourceConfig['compression'];
 }
 
 /**
@@ -101,6 +107,7 @@ interface RawSource {
   schedule?: { hours?: number; cron?: string; tz?: string; off?: true };
   retention?: { dailyDays?: number; weeklyWeeks?: number };
   encryption?: { ageRecipients?: string[] };
+  compression?: 'none' | 'zstd' | { type: 'none' | 'zstd'; level?: number };
 }
 
 /** describePath names where a problem is: `source "app" streams[0].command`, or `sources[2]` for a source without a usable name. */
@@ -130,5 +137,8 @@ function toSourceConfig(s: RawSource, defaults: SourceDefaults): SourceConfig {
       weeklyWeeks: s.retention?.weeklyWeeks ?? defaults.retention.weeklyWeeks,
     },
     ageRecipients: s.encryption?.ageRecipients ?? [],
+    compression: s.compression === undefined ? defaults.compression
+      : typeof s.compression === 'string' ? { type: s.compression, level: defaults.compression.level }
+        : { type: s.compression.type, level: s.compression.level ?? defaults.compression.level },
   };
 }

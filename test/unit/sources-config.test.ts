@@ -36,7 +36,9 @@ sources:
     exclude: ["*.log"]
     schedule: { cron: "0 2 * * *", tz: Europe/Berlin }
     retention: { dailyDays: 3 }
+    compression: { type: zstd, level: 5 }
   - name: mail
+    compression: zstd
     streams:
       - name: mail
         command: [docker, exec, mail, tar, -cf, "-", .]
@@ -54,12 +56,14 @@ describe('SNAPKEEP_CONFIG sources', () => {
   });
 
   it('reads every key of a source, with the environment\'s schedule and retention as defaults', () => {
-    const config = loadConfig(env(sourcesFile(TWO), { BACKUP_RETAIN_WEEKLY_WEEKS: '9' }));
+    const config = loadConfig(env(sourcesFile(TWO), { BACKUP_RETAIN_WEEKLY_WEEKS: '9', BACKUP_COMPRESSION_LEVEL: '1' }));
     const [app, mail] = config.sources;
     expect(app).toEqual({
       name: 'app', host: 'app-1', dbPath: '/var/lib/app/app.db', includePaths: ['/etc/app'], exclude: ['*.log'], streams: [],
       schedule: { type: 'cron', pattern: '0 2 * * *', tz: 'Europe/Berlin' }, retention: { dailyDays: 3, weeklyWeeks: 9 }, ageRecipients: [],
+      compression: { type: 'zstd', level: 5 },
     });
+    expect(mail!.compression).toEqual({ type: 'zstd', level: 1 });
     expect(mail!.streams).toEqual([{ name: 'mail', command: ['docker', 'exec', 'mail', 'tar', '-cf', '-', '.'], restoreCommand: ['docker', 'exec', '-i', 'mail', 'tar', '-xf', '-'] }]);
     expect(mail!.schedule).toEqual({ type: 'off' });
     // Several sources, none named default: the top-level Config speaks for none.
