@@ -4,6 +4,7 @@ import { factsMetadata } from '../src/backups/backup-facts.js';
 import { backupObjectName, newBackupId } from '../src/backups/backup-id.js';
 import { pipeline } from 'node:stream';
 import { compressedFile } from '../src/compression/compressed-plaintext.js';
+import { worthCompressing } from '../src/compression/compressibility.js';
 import { createEncryptedFileStream } from '../src/crypto/crbu-encrypt-file.js';
 import { createEncryptStream } from '../src/crypto/crbu-encrypt-stream.js';
 import { CRBU_HEADER_LENGTH, CRBU_TAG_LENGTH } from '../src/crypto/crbu-format.js';
@@ -43,7 +44,11 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
   try {
     // A stop requested during the snapshot (which cannot be interrupted) ends here, before the upload.
     ctx.signal?.throwIfAborted();
-    const zstd = config.compression.type === 'zstd';
+    // BACKUP_COMPRESSION=zstd on a database that does not compress (blobs already compressed or
+    // encrypted) would spend CPU for nothing: such a snapshot is stored uncompressed (CRBU v1).
+    const judged = config.compression.type === 'zstd' ? await worthCompressing(snapshot.path, snapshot.size) : undefined;
+    if (judged && !judged.worth) logger.info('compression skipped: the snapshot does not compress', { sampleRatio: Math.round(judged.ratio * 1000) / 1000 });
+    const zstd = judged?.worth === true;
     // Uncompressed: bytes uploaded of the envelope's known size. zstd: snapshot bytes compressed so
     // far (the object's size is known only at the end; the envelope never exceeds this bound by more
     // than a frame header, so it is also the part-size hint).
@@ -81,7 +86,7 @@ export async function backup(data: BackupJobData, ctx: JobContext): Promise<Back
       durationMs: Date.now() - started,
       kind: 'database',
       encryption: 'master-key',
-      compression: config.compression.type,
+      compression: zstd ? 'zstd' : 'none',
     };
     logger.info('backup completed', { key: result.key, size: result.size, durationMs: result.durationMs });
     return result;

@@ -69,6 +69,23 @@ describe('zstd before encryption (BACKUP_COMPRESSION=zstd)', () => {
     expect(readNotes(restored.path)).toHaveLength(400_000);
   });
 
+  it('stores a database that does not compress (random blobs) uncompressed, as CRBU v1, and says so', async () => {
+    const { config } = setUp({}, 0);
+    const db = new Database(ws!.dbPath);
+    db.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL)');
+    const insert = db.prepare('INSERT INTO blobs (data) VALUES (?)');
+    db.transaction(() => { for (let i = 0; i < 1500; i++) insert.run(randomBytes(4000)); })();
+    db.close();
+    const made = await backup({ trigger: 'cli' }, jobContext(config, ws!.store));
+    expect(made.compression).toBe('none');
+    const bytes = await objectBytes(`${made.backupId}.crbu`);
+    expect(bytes.subarray(0, 5)).toEqual(Buffer.from([0x43, 0x52, 0x42, 0x55, 1]));
+    const restored = await restore({ backupId: made.backupId }, jobContext(config, ws!.store));
+    const count = new Database(restored.path, { readonly: true });
+    expect(count.prepare('SELECT count(*) AS n FROM blobs').get()).toEqual({ n: 1500 });
+    count.close();
+  });
+
   it('round-trips a database with no tables', async () => {
     const { config } = setUp({}, 0);
     const made = await backup({ trigger: 'cli' }, jobContext(config, ws!.store));
