@@ -45,8 +45,10 @@ export async function runOperation<D extends object, R>(
       const logger = cliLogger(config, true);
       const store = requireStore(config, logger);
       const local = await sealInProcess(data, secrets);
-      return await runInterruptibly((signal) =>
+      const result = await runInterruptibly((signal) =>
         run(local.data, { ...inProcessContext(config, store, logger, onProgress), ...local.context, signal }));
+      // As a worker's result does, it names its source (an apply's `source` is the restore it put in place).
+      return (typeof result === 'object' && result !== null && !('source' in result) && config.sourceName !== '' ? { ...result, source: config.sourceName } : result) as R;
     }
     requireStore(config);
     // BullMQ and ioredis load only for --queue: an in-process run does not pay their memory and start-up.
@@ -121,14 +123,14 @@ export function registerBackupCommands(program: Command): void {
   group.command('list')
     .description('list backups, newest first')
     .option(...SOURCE_OPTION)
-    .option('--json', 'print the API\'s {backups: […]}')
+    .option('--json', 'print the API\'s {source, backups: […]}')
     .action(async (options: { json?: boolean; source?: string }) => {
       const config = loadCliConfig({ store: true }, options.source);
       const store = requireStore(config);
       // Anomaly flags live in the store (issue 16); drills' records in Redis, which this command does not need.
       // Warnings (future-dated, unreadable metadata) go to stderr, the listing to stdout.
       const backups = await withBackupStatus(await listBackups(store, { logger: cliLogger(config, true) }), { store, masterKeys: [config.masterKey, ...config.previousMasterKeys] });
-      if (options.json) print({ backups });
+      if (options.json) print({ source: config.sourceName, backups });
       else {
         printBackupTable(backups);
         printAnomalies(backups);
