@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import type { Readable, Transform } from 'node:stream';
 import { ageEncrypt, assertAgeRecipients } from '../src/age/age-encrypt.js';
 import { databaseArchivePath } from '../src/archive/archive-paths.js';
@@ -8,6 +8,7 @@ import { collectSources, type ProtectedPath } from '../src/archive/collect-sourc
 import { serializeManifest } from '../src/archive/manifest.js';
 import { signManifest } from '../src/archive/manifest-origin.js';
 import { stageSources } from '../src/archive/stage-sources.js';
+import { stageStreams } from '../src/archive/stage-streams.js';
 import { tarSizeEstimate, writeArchive } from '../src/archive/write-archive.js';
 import { factsMetadata } from '../src/backups/backup-facts.js';
 import { compressed } from '../src/compression/compressed-plaintext.js';
@@ -21,6 +22,7 @@ import type { BackupJobData, BackupResult } from '../src/queue/job-types.js';
 import { snapshotDatabase, type SnapshotResult } from '../src/snapshot/snapshot-database.js';
 import { sweepStaleTemporaries, temporaryPath } from '../src/snapshot/temporary-files.js';
 import { snapshotTempDir } from './backup.js';
+import { isArchive } from './backup-kind.js';
 import type { JobContext } from './job-context.js';
 import { uploadEncrypted } from './upload-encrypted.js';
 
@@ -34,17 +36,19 @@ export type Protection = BackupResult['encryption'];
 export { isArchiveOrAgeBackup } from './backup-kind.js';
 
 /**
- * backupArchiveOrAge takes an archive or age backup: snapshot, then (for an archive) stage and
- * hash the included paths, then stream the tar (manifest first) or the bare snapshot through CRBU
- * v2 or age into the store. The snapshot and the 0600 staging file are removed whatever happens,
- * as soon as the upload ends. A passphrase is opened from its sealed box in memory only.
+ * backupArchiveOrAge takes an archive or age backup: snapshot (when the source has a database),
+ * then (for an archive) stage and hash the included paths and each stream's stdout, then stream
+ * the tar (manifest first) or the bare snapshot through CRBU v2 or age into the store. The
+ * snapshot and the 0600 staging file are removed whatever happens, as soon as the upload ends. A
+ * passphrase is opened from its sealed box in memory only.
  */
 export async function backupArchiveOrAge(data: BackupJobData, ctx: JobContext): Promise<BackupResult> {
   const { config } = ctx;
-  if (!config.dbPath) throw new SnapkeepError('invalid_config', 'DB_PATH is not set');
+  // An archive of only directories and streams needs no database; anything else does.
+  if (!config.dbPath && !isArchive(config)) throw new SnapkeepError('invalid_config', 'DB_PATH is not set');
   const protection: Protection = data.sealedPassphrase !== undefined ? 'passphrase' : config.ageRecipients.length > 0 ? 'public-key' : 'master-key';
   // A passphrase always makes an archive: its manifest is what tells a restore what it holds.
-  const kind: BackupKind = config.includePaths.length > 0 || protection === 'passphrase' ? 'archive' : 'database';
+  const kind: BackupKind = isArchive(config) || protection === 'passphrase' ? 'archive' : 'database';
   // Every archive needs it: a master-key archive is encrypted with it, an age archive's manifest signed with it.
   if (!config.masterKey) throw new SnapkeepError('invalid_config', 'MASTER_KEY is not set');
   if (protection === 'public-key') assertAgeRecipients(config.ageRecipients);
@@ -58,13 +62,14 @@ export async function backupArchiveOrAge(data: BackupJobData, ctx: JobContext): 
   logger.info('backup started', { trigger: data.trigger, kind, encryption: protection });
   ctx.reportProgress({ phase: 'snapshot', percent: 0, bytesDone: 0, bytesTotal: 0 });
   const tempDir = snapshotTempDir(config.stateDir);
+  await mkdir(tempDir, { recursive: true, mode: 0o700 });
   await sweepStaleTemporaries(tempDir, logger);
-  const snapshot = await snapshotDatabase(config.dbPath, tempDir);
+  const snapshot = config.dbPath ? await snapshotDatabase(config.dbPath, tempDir) : undefined;
   const stagingPath = temporaryPath(tempDir, 'snapshot', '.archive.tmp');
   try {
     const plaintext = kind === 'archive'
       ? await prepareArchive(ctx, { backupId, createdAt, snapshot, stagingPath })
-      : { stream: createReadStream(snapshot.path, { highWaterMark: 1024 * 1024 }) as Readable, size: snapshot.size, files: 0 };
+      : { stream: createReadStream(snapshot!.path, { highWaterMark: 1024 * 1024 }) as Readable, size: snapshot!.size, files: 0 };
     const zstd = config.compression.type === 'zstd';
     const name = backupObjectName(backupId, kind, protection === 'master-key' ? 'master-key' : 'age', config.compression.type);
     // Compressed before it is encrypted (ciphertext does not compress): CRBU v4, or `.zst.age`.
@@ -74,7 +79,7 @@ export async function backupArchiveOrAge(data: BackupJobData, ctx: JobContext): 
       'snapkeep-format': `${kind}-${protection === 'master-key' ? (zstd ? 'crbu4' : 'crbu2') : 'age'}`, 'snapkeep-encryption': protection,
       ...(zstd ? { 'snapkeep-compression': 'zstd' } : {}),
       // An archive's manifest records them too (authenticated with it); a bare age database has only these.
-      ...factsMetadata(backupId, { ...snapshot, format: protection === 'master-key' ? (zstd ? 'crbu4' : 'crbu2') : 'age', ...(kind === 'archive' ? { size: undefined } : {}) }, config.masterKey),
+      ...(snapshot ? factsMetadata(backupId, { ...snapshot, format: protection === 'master-key' ? (zstd ? 'crbu4' : 'crbu2') : 'age', ...(kind === 'archive' ? { size: undefined } : {}) }, config.masterKey) : {}),
     };
     if (protection === 'master-key') {
       transforms.push(createEncryptStream(config.masterKey!, zstd ? 4 : 2));
@@ -86,35 +91,43 @@ export async function backupArchiveOrAge(data: BackupJobData, ctx: JobContext): 
     const stored = await uploadEncrypted(ctx, source, transforms, { name, metadata, bytesTotal: plaintext.size + overhead });
     // The full key, as `GET /api/backups` lists it (store calls take `name`).
     const result: BackupResult = {
-      backupId, key: ctx.store.keyOf(name), size: stored.size, databaseSize: snapshot.size, createdAt: createdAt.toISOString(),
+      backupId, key: ctx.store.keyOf(name), size: stored.size, databaseSize: snapshot?.size ?? 0, createdAt: createdAt.toISOString(),
       durationMs: Date.now() - started, kind, encryption: protection, compression: config.compression.type,
     };
     logger.info('backup completed', { key: result.key, size: result.size, files: plaintext.files, durationMs: result.durationMs });
     return result;
   } finally {
-    await rm(snapshot.path, { force: true });
+    if (snapshot) await rm(snapshot.path, { force: true });
     await rm(stagingPath, { force: true });
   }
 }
 
-/** prepareArchive walks, stages and hashes the included paths and returns the tar stream to encrypt. */
+/**
+ * prepareArchive walks, stages and hashes the included paths, runs each stream's command into the
+ * same staging file, and returns the tar stream to encrypt. Streams run with the environment the
+ * application's commands get (no MASTER_KEY, no snapkeep setting) and stop with the job.
+ */
 async function prepareArchive(
   ctx: JobContext,
-  options: { backupId: string; createdAt: Date; snapshot: SnapshotResult; stagingPath: string },
+  options: { backupId: string; createdAt: Date; snapshot: SnapshotResult | undefined; stagingPath: string },
 ): Promise<{ stream: Readable; size: number; files: number }> {
   const { config } = ctx;
-  const dbPath = config.dbPath!;
+  const { snapshot, stagingPath } = options;
+  const progress = (bytes: number): void => ctx.reportProgress({ phase: 'snapshot', percent: 50, bytesDone: bytes, bytesTotal: 0 });
   const collected = await collectSources(config.includePaths, { exclude: config.exclude, protect: protectedPaths(config) });
-  const staged = await stageSources(collected.entries, options.stagingPath, (bytes) => ctx.reportProgress({ phase: 'snapshot', percent: 50, bytesDone: bytes, bytesTotal: 0 }));
-  const database = await hashDatabaseSnapshot(options.snapshot.path, databaseArchivePath(dbPath), dbPath);
+  const staged = await stageSources(collected.entries, stagingPath, progress);
+  const streams = await stageStreams(config.streams, stagingPath, {
+    offset: staged.bytes, env: config.appCommands.env, onProgress: progress, ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+  const database = snapshot && config.dbPath ? await hashDatabaseSnapshot(snapshot.path, databaseArchivePath(config.dbPath), config.dbPath) : undefined;
   // Signed, so a restore can tell this archive from one someone else made with the public key.
   const manifest = signManifest(buildManifest({
     backupId: options.backupId, createdAt: options.createdAt, database, sources: collected.sources,
-    exclude: config.exclude, entries: staged.entries, skipped: [...collected.skipped, ...staged.skipped],
-    facts: { journalMode: options.snapshot.journalMode, fingerprint: options.snapshot.fingerprint },
+    exclude: config.exclude, entries: staged.entries, streams: streams.streams, skipped: [...collected.skipped, ...staged.skipped],
+    ...(snapshot ? { facts: { journalMode: snapshot.journalMode, fingerprint: snapshot.fingerprint } } : {}),
   }), config.masterKey!);
-  const content = { manifest, database, stagingPath: options.stagingPath, entries: staged.entries };
-  ctx.logger.info('archive staged', { entries: staged.entries.length, bytes: staged.bytes, skipped: manifest.skipped.length });
+  const content = { manifest, database, stagingPath, entries: staged.entries, streams: streams.streams };
+  ctx.logger.info('archive staged', { entries: staged.entries.length, streams: streams.streams.length, bytes: streams.bytes, skipped: manifest.skipped.length });
   return {
     stream: writeArchive(content),
     size: tarSizeEstimate(content, serializeManifest(manifest).length),
@@ -128,14 +141,20 @@ async function prepareArchive(
  * restores beside it, and snapkeep's own state and store (the staging file itself lives there).
  */
 function protectedPaths(config: Config): ProtectedPath[] {
-  const dbPath = config.dbPath!;
+  const { dbPath } = config;
   const live = 'the live database (archived as its snapshot under database/)';
+  return [
+    ...(dbPath ? databasePaths(dbPath, live) : []),
+    { path: config.stateDir, reason: 'snapkeep\'s STATE_DIR', scope: 'subtree' },
+    ...(config.store?.type === 'local' ? [{ path: config.store.dir, reason: 'the backup store (BACKUP_LOCAL_DIR)', scope: 'subtree' } satisfies ProtectedPath] : []),
+  ];
+}
+
+function databasePaths(dbPath: string, live: string): ProtectedPath[] {
   return [
     { path: dbPath, reason: live, scope: 'path' },
     ...['-wal', '-shm', '-journal'].map((suffix): ProtectedPath => ({ path: `${dbPath}${suffix}`, reason: live, scope: 'path' })),
     { path: `${dbPath}.restore.`, reason: 'a restore of the database', scope: 'prefix' },
-    { path: config.stateDir, reason: 'snapkeep\'s STATE_DIR', scope: 'subtree' },
-    ...(config.store?.type === 'local' ? [{ path: config.store.dir, reason: 'the backup store (BACKUP_LOCAL_DIR)', scope: 'subtree' } satisfies ProtectedPath] : []),
   ];
 }
 

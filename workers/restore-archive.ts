@@ -3,7 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import type { AgeKeys } from '../src/age/age-decrypt.js';
 import { extractArchive } from '../src/archive/extract-archive.js';
 import { checkManifestOrigin, type ArchiveOrigin } from '../src/archive/manifest-origin.js';
-import { planMoves } from '../src/archive/plan-moves.js';
+import type { ManifestDatabase } from '../src/archive/manifest.js';
+import { planMoves, streamsToFeed } from '../src/archive/plan-moves.js';
 import { restoreJournalMode } from '../src/snapshot/journal-mode.js';
 import { SnapkeepError, coerceError } from '../src/errors.js';
 import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
@@ -31,8 +32,9 @@ export async function restoreArchiveOrAge(backup: FoundBackup, data: RestoreJobD
 
 /**
  * restoreArchive extracts an archive into a hidden sibling of the target, checks every entry
- * against the manifest and the database with integrity_check, and only then renames it to the
- * target, which must not exist: a failure leaves nothing behind, and nothing live is touched.
+ * against the manifest and the database (if any) with integrity_check, and only then renames it
+ * to the target, which must not exist: a failure leaves nothing behind, and nothing live is
+ * touched. A stream is restored as the file `streams/{name}`, for its restoreCommand.
  */
 async function restoreArchive(backup: FoundBackup, data: RestoreJobData, ctx: JobContext, keys: AgeKeys): Promise<RestoreResult> {
   const started = Date.now();
@@ -61,11 +63,8 @@ async function restoreArchive(backup: FoundBackup, data: RestoreJobData, ctx: Jo
     });
     if (origin === 'unverified') logger.warn('archive restored although its origin could not be verified (--trust-unverified)');
     ctx.reportProgress({ phase: 'verify', percent: 0, bytesDone: 0, bytesTotal: extracted.bytes });
-    await verifySqliteFile(join(temp, extracted.manifest.database.path)).catch((error: unknown) => {
-      throw new SnapkeepError('integrity_failed', `${extracted.manifest.database.path}: ${coerceError(error).message}`, { cause: error });
-    });
-    // WAL stays WAL (issue 15): the manifest recorded the live database's mode (authenticated with it).
-    restoreJournalMode(join(temp, extracted.manifest.database.path), extracted.manifest.database.journalMode);
+    const { database } = extracted.manifest;
+    if (database) await verifyRestoredDatabase(join(temp, database.path), database);
     await placeDirectory(temp, target);
     placed = true;
     ctx.reportProgress({ phase: 'verify', percent: 100, bytesDone: extracted.bytes, bytesTotal: extracted.bytes });
@@ -75,7 +74,12 @@ async function restoreArchive(backup: FoundBackup, data: RestoreJobData, ctx: Jo
       size: extracted.bytes,
       durationMs: Date.now() - started,
       ...(plaintext.keyIndex !== undefined ? { keyIndex: plaintext.keyIndex } : {}),
-      archive: { files: extracted.files, moves: planMoves(extracted.manifest, target, ctx.config.dbPath), skipped: extracted.manifest.skipped },
+      archive: {
+        files: extracted.files,
+        moves: planMoves(extracted.manifest, target, ctx.config.dbPath),
+        // Streams are listed with what to do instead of a move: RestoredArchive has no field of their own.
+        skipped: [...extracted.manifest.skipped, ...streamsToFeed(extracted.manifest, target)],
+      },
       origin,
     };
     logger.info('archive restore completed', { target, files: extracted.files, bytes: extracted.bytes, durationMs: result.durationMs });
@@ -83,6 +87,15 @@ async function restoreArchive(backup: FoundBackup, data: RestoreJobData, ctx: Jo
   } finally {
     if (!placed) await removeTree(temp);
   }
+}
+
+/** verifyRestoredDatabase runs integrity_check on the archive's database and gives it the journal mode recorded. */
+async function verifyRestoredDatabase(path: string, database: ManifestDatabase): Promise<void> {
+  await verifySqliteFile(path).catch((error: unknown) => {
+    throw new SnapkeepError('integrity_failed', `${database.path}: ${coerceError(error).message}`, { cause: error });
+  });
+  // WAL stays WAL (issue 15): the manifest recorded the live database's mode (authenticated with it).
+  restoreJournalMode(path, database.journalMode);
 }
 
 /** restoreKeys opens the job's sealed passphrase and adds the CLI's identities, all in memory. */

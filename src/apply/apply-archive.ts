@@ -1,5 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { sep } from 'node:path';
+import { feedStream, type StreamFeed } from '../archive/feed-stream.js';
 import { SnapkeepError } from '../errors.js';
 import type { RestoredArchive, SwapReport } from '../queue/job-types.js';
 import { adoptLiveOwners } from './adopt-live-owners.js';
@@ -13,6 +14,8 @@ export interface ApplyArchiveOptions extends Omit<SwapOptions, 'operation'> {
   moves: RestoredArchive['moves'];
   /** The journal mode to give the database (undefined: the live file's). */
   journalMode: string | undefined;
+  /** Restored streams to pipe into their restoreCommand once every move is made (streamFeeds). */
+  streams?: readonly StreamFeed[];
   now?: Date;
 }
 
@@ -22,11 +25,13 @@ export interface ApplyArchiveOptions extends Omit<SwapOptions, 'operation'> {
  * authenticated manifest only. Each live path it replaces is kept aside as `{path}.pre-apply.{time}`
  * (the database with its sidecars); restored paths take the owners of the live ones and keep the
  * modes the backup recorded. Everything is checked and prepared before the application stops; a
- * failure midway puts back every path already moved.
+ * failure midway puts back every path already moved. Streams are fed to their restoreCommand
+ * last, with the application still stopped: a command's effect cannot be undone, so it runs only
+ * once every move has succeeded; one that fails puts the moves back and names the stream.
  */
 export async function applyArchive(options: ApplyArchiveOptions): Promise<Omit<SwapReport, 'durationMs'>> {
   const { dbPath, moves } = options;
-  await checkMoves(moves, dbPath);
+  await checkMoves(moves, dbPath, options.streams ?? []);
   const databaseMove = moves.find((m) => m.to === dbPath);
   if (!databaseMove) throw new SnapkeepError('apply_refused', `the archive's moves do not put a database at ${dbPath}`);
   for (const move of moves) if (move !== databaseMove) await adoptLiveOwners(move.from, move.to);
@@ -46,17 +51,24 @@ export async function applyArchive(options: ApplyArchiveOptions): Promise<Omit<S
         await log.move(move.from, move.to, 'into place');
       }
     }
+    for (const stream of options.streams ?? []) {
+      options.logger.info('feeding a stream to its restoreCommand', { stream: stream.name });
+      await feedStream(stream, { env: options.commands.env });
+    }
   });
   return { ...swapped, database };
 }
 
 /**
  * checkMoves refuses, before anything changes, moves that could not all be made: a restored path
- * missing, or one destination inside another (replacing the outer one would carry the inner one
- * away). The database may lie inside an included directory: the live one leaves with that
- * directory (kept aside with it) and the restored one is put in last.
+ * or stream missing, or one destination inside another (replacing the outer one would carry the
+ * inner one away). The database may lie inside an included directory: the live one leaves with
+ * that directory (kept aside with it) and the restored one is put in last.
  */
-async function checkMoves(moves: ApplyArchiveOptions['moves'], dbPath: string): Promise<void> {
+async function checkMoves(moves: ApplyArchiveOptions['moves'], dbPath: string, streams: readonly StreamFeed[]): Promise<void> {
+  for (const stream of streams) {
+    if (!(await lstat(stream.from).then((info) => info.isFile(), () => false))) throw new SnapkeepError('apply_refused', `stream ${JSON.stringify(stream.name)}: ${stream.from} is missing from the restore`);
+  }
   for (const move of moves) {
     if (!(await lstat(move.from).then(() => true, () => false))) throw new SnapkeepError('apply_refused', `${move.from} is missing from the restore`);
     const outer = move.to === dbPath ? undefined : moves.find((other) => other !== move && move.to.startsWith(`${other.to}${sep}`));

@@ -6,11 +6,27 @@ export const MANIFEST_NAME = 'manifest.json';
 export const DATABASE_DIR = 'database';
 /** FILES_DIR holds the included paths, each under its absolute path: `/etc/app` is `files/etc/app`. */
 export const FILES_DIR = 'files';
+/** STREAMS_DIR holds each stream's stdout, one file a stream: `streams/{name}`. */
+export const STREAMS_DIR = 'streams';
+/** STREAM_NAME is what a stream may be called (as SNAPKEEP_CONFIG allows): one path segment, never `.` or `..`. */
+export const STREAM_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** databaseArchivePath is where the snapshot of DB_PATH goes: `database/<name>.sqlite`. */
 export function databaseArchivePath(dbPath: string): string {
   const name = basename(dbPath, extname(dbPath)) || 'database';
   return `${DATABASE_DIR}/${name}.sqlite`;
+}
+
+/** streamArchivePath is where a stream's stdout goes: `streams/{name}`; a name that is not STREAM_NAME is refused. */
+export function streamArchivePath(name: string): string {
+  if (!STREAM_NAME.test(name)) throw new Error(`not a stream name: ${JSON.stringify(name)}`);
+  return `${STREAMS_DIR}/${name}`;
+}
+
+/** isStreamArchivePath says whether an archive path is a stream's member, `streams/{name}`. */
+export function isStreamArchivePath(path: string): boolean {
+  const parts = path.split('/');
+  return parts.length === 2 && parts[0] === STREAMS_DIR && STREAM_NAME.test(parts[1]!);
 }
 
 /**
@@ -26,12 +42,14 @@ export function archivePathOf(absolutePath: string): string {
 
 /**
  * isSafeArchivePath says whether a name read from an archive may be written under a restore
- * directory: relative, normalised, no `..`, no NUL, and inside `files/` or `database/`.
+ * directory: relative, normalised, no `..`, no NUL, and inside `files/` or `database/`, or a
+ * stream's `streams/{name}` (nothing deeper: a stream is one file).
  */
 export function isSafeArchivePath(path: string): boolean {
   if (path === '' || path.includes('\0') || path.includes('\\') || path.startsWith('/')) return false;
   const parts = path.split('/');
   if (parts.some((p) => p === '' || p === '.' || p === '..')) return false;
+  if (parts[0] === STREAMS_DIR) return isStreamArchivePath(path);
   return parts.length >= 2 && (parts[0] === FILES_DIR || parts[0] === DATABASE_DIR);
 }
 

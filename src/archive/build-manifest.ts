@@ -3,9 +3,13 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { VERSION } from '../version.js';
 import { formatMode } from './archive-paths.js';
-import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ArchiveManifest, type ManifestEntry, type ManifestSource, type SkippedEntry } from './manifest.js';
+import {
+  MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, MANIFEST_FORMAT_VERSION_STREAMS,
+  type AnyArchiveManifest, type ArchiveManifest, type ManifestEntry, type ManifestSource, type SkippedEntry,
+} from './manifest.js';
 import type { ContentFingerprint } from '../snapshot/content-fingerprint.js';
 import type { StagedEntry } from './stage-sources.js';
+import type { StagedStream } from './stage-streams.js';
 
 /** DatabaseSnapshot is the VACUUM INTO copy going into the archive, hashed. */
 export interface DatabaseSnapshot {
@@ -25,21 +29,29 @@ export async function hashDatabaseSnapshot(file: string, archivePath: string, so
   return { file, archivePath, source, size: info.size, sha256: hash.digest('hex'), mtime: info.mtime };
 }
 
-/** buildManifest describes an archive: the database first, then every staged entry in archive order. */
-export function buildManifest(options: {
+/** ManifestOptions is what a manifest is built from; database is absent for an archive of only directories and streams. */
+export interface ManifestOptions {
   backupId: string;
   createdAt: Date;
-  database: DatabaseSnapshot;
+  database?: DatabaseSnapshot;
   sources: ManifestSource[];
   exclude: readonly string[];
   entries: readonly StagedEntry[];
+  /** Each stream's stdout, staged: listed last, as `streams/{name}`. */
+  streams?: readonly StagedStream[];
   skipped: SkippedEntry[];
   /** The live database's journal mode and the snapshot's content fingerprint. */
   facts?: { journalMode: string; fingerprint: ContentFingerprint };
-}): ArchiveManifest {
+}
+
+/** buildManifest describes an archive: the database first (if any), then every staged entry in archive order, then the streams. */
+export function buildManifest(options: ManifestOptions & { database: DatabaseSnapshot }): ArchiveManifest;
+export function buildManifest(options: ManifestOptions): AnyArchiveManifest;
+export function buildManifest(options: ManifestOptions): AnyArchiveManifest {
   const { database } = options;
+  const streams = options.streams ?? [];
   const entries: ManifestEntry[] = [
-    { path: database.archivePath, type: 'file', size: database.size, mode: '0600', mtime: database.mtime.toISOString(), sha256: database.sha256 },
+    ...(database ? [fileEntry(database.archivePath, database)] : []),
     ...options.entries.map((e): ManifestEntry => ({
       path: e.archivePath,
       type: e.type,
@@ -49,17 +61,23 @@ export function buildManifest(options: {
       ...(e.sha256 !== undefined ? { sha256: e.sha256 } : {}),
       ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
     })),
+    ...streams.map((s) => fileEntry(s.archivePath, s)),
   ];
   return {
     format: MANIFEST_FORMAT,
-    formatVersion: MANIFEST_FORMAT_VERSION,
+    // Readers before streams require a database and know no `streams/`: they refuse version 2 by its number.
+    formatVersion: database && streams.length === 0 ? MANIFEST_FORMAT_VERSION : MANIFEST_FORMAT_VERSION_STREAMS,
     snapkeepVersion: VERSION,
     backupId: options.backupId,
     createdAt: options.createdAt.toISOString(),
-    database: { path: database.archivePath, source: database.source, ...(options.facts ?? {}) },
+    ...(database ? { database: { path: database.archivePath, source: database.source, ...(options.facts ?? {}) } } : {}),
     sources: options.sources,
     exclude: [...options.exclude],
     entries,
     skipped: options.skipped,
   };
 }
+
+/** fileEntry lists bytes snapkeep made itself (the snapshot, a stream's stdout): always 0600. */
+const fileEntry = (path: string, file: { size: number; sha256: string; mtime: Date }): ManifestEntry =>
+  ({ path, type: 'file', size: file.size, mode: '0600', mtime: file.mtime.toISOString(), sha256: file.sha256 });

@@ -6,7 +6,7 @@ import tar, { type Extract } from 'tar-stream';
 import { SnapkeepError } from '../errors.js';
 import { MANIFEST_NAME } from './archive-paths.js';
 import { applyRestoredModes } from './apply-restored-modes.js';
-import { MAX_MANIFEST_BYTES, parseManifest, type ArchiveManifest, type ManifestEntry } from './manifest.js';
+import { MAX_MANIFEST_BYTES, parseManifest, type AnyArchiveManifest, type ManifestEntry } from './manifest.js';
 import { waitForDrain } from './wait-for-drain.js';
 
 /** Entry is one tar entry as tar-stream yields it: its header, and its body as a stream. */
@@ -14,7 +14,7 @@ type Entry = Extract extends AsyncIterable<infer E> ? E : never;
 
 /** ExtractedArchive is a verified extraction: the manifest, and how many files and bytes were written. */
 export interface ExtractedArchive {
-  manifest: ArchiveManifest;
+  manifest: AnyArchiveManifest;
   files: number;
   bytes: number;
 }
@@ -71,11 +71,11 @@ async function feed(archive: Readable, extract: Extract, state: { consumerFailed
 
 /** ExtractOptions: checkManifest runs on the parsed manifest before any file is written (its origin). */
 export interface ExtractOptions {
-  checkManifest?: (manifest: ArchiveManifest) => void;
+  checkManifest?: (manifest: AnyArchiveManifest) => void;
 }
 
 async function consume(extract: Extract, dir: string, backupId: string, options: ExtractOptions): Promise<ExtractedArchive> {
-  let manifest: ArchiveManifest | null = null;
+  let manifest: AnyArchiveManifest | null = null;
   const expected = new Map<string, ManifestEntry>();
   const seen = new Set<string>();
   // Directories this extraction made: a path may only be written through these, never through a link.

@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { canonicalJson, deriveSigningKey, macMatches, macOf } from '../crypto/signing-keys.js';
 import { keyFingerprint } from '../crypto/derive-backup-key.js';
 import { SnapkeepError } from '../errors.js';
-import type { ArchiveManifest } from './manifest.js';
+import type { AnyArchiveManifest } from './manifest.js';
 
 /**
  * Archive provenance (issue 13, finding 4). An age archive can be made by anyone who holds the
@@ -24,12 +24,12 @@ export interface ManifestAuthenticator {
 /** Origin is what a restore could establish about who made an archive. */
 export type ArchiveOrigin = 'verified' | 'unverified';
 
-type Unsigned = Omit<ArchiveManifest, 'authenticator'>;
+type Unsigned = Omit<AnyArchiveManifest, 'authenticator'>;
 
 const macText = (manifest: Unsigned): string => canonicalJson({ purpose: 'snapkeep-archive-manifest', manifest });
 
 /** signManifest returns the manifest with its authenticator. */
-export function signManifest(manifest: ArchiveManifest, masterKey: Buffer): ArchiveManifest {
+export function signManifest(manifest: AnyArchiveManifest, masterKey: Buffer): AnyArchiveManifest {
   const { authenticator: _ignored, ...unsigned } = manifest;
   const authenticator: ManifestAuthenticator = { alg: 'hmac-sha256', key: keyFingerprint(masterKey), mac: macOf(deriveSigningKey(masterKey, 'manifest'), macText(unsigned)) };
   return { ...unsigned, authenticator };
@@ -44,7 +44,7 @@ export function signManifest(manifest: ArchiveManifest, masterKey: Buffer): Arch
  * a master-key holder made it.
  */
 export function checkManifestOrigin(
-  manifest: ArchiveManifest,
+  manifest: AnyArchiveManifest,
   options: { masterKeys: readonly Buffer[]; encryptedWithMasterKey: boolean; trustUnverified: boolean },
 ): ArchiveOrigin {
   checkDestinations(manifest);
@@ -69,7 +69,7 @@ export function checkManifestOrigin(
  * checkDestinations refuses a manifest whose moves would name anything but the absolute,
  * normalised paths it says it backed up: every include path and the database's source.
  */
-function checkDestinations(manifest: ArchiveManifest): void {
+function checkDestinations(manifest: AnyArchiveManifest): void {
   const entries = new Set(manifest.entries.map((e) => e.path));
   const bad = (what: string, path: string): SnapkeepError =>
     new SnapkeepError('archive_invalid', `archive is damaged or was tampered with: ${what} ${JSON.stringify(path)} is not an absolute, normalised path it may be restored to`);
@@ -78,5 +78,5 @@ function checkDestinations(manifest: ArchiveManifest): void {
     if (!isDestination(source.path)) throw bad('include path', source.path);
     if (!entries.has(source.archivePath)) throw bad('the archived copy of', source.path);
   }
-  if (!isDestination(manifest.database.source)) throw bad('database source', manifest.database.source);
+  if (manifest.database && !isDestination(manifest.database.source)) throw bad('database source', manifest.database.source);
 }

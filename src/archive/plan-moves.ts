@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { ArchiveManifest } from './manifest.js';
+import { isStreamArchivePath } from './archive-paths.js';
+import type { AnyArchiveManifest, SkippedEntry } from './manifest.js';
 import { isSecretSegment } from './secret-paths.js';
 
 /** MoveGroup is a step of the safe order to put restored paths in place. */
@@ -26,13 +27,25 @@ function groupOf(path: string): MoveGroup {
 /**
  * planMoves lists what an operator moves where after an archive restore, in the safe order: keys
  * and vault first (what everything else needs to start), then identity and config, then data, the
- * database last, to DB_PATH when set. snapkeep never moves anything itself: nothing live is touched.
- * Destinations were checked by checkManifestOrigin (absolute, normalised, the manifest's own).
+ * database (if the archive has one) last, to DB_PATH when set. snapkeep never moves anything
+ * itself: nothing live is touched. Destinations were checked by checkManifestOrigin (absolute,
+ * normalised, the manifest's own). Streams have no destination: see streamsToFeed.
  */
-export function planMoves(manifest: ArchiveManifest, restoredDir: string, dbPath?: string): RestoreMove[] {
+export function planMoves(manifest: AnyArchiveManifest, restoredDir: string, dbPath?: string): RestoreMove[] {
   const moves: RestoreMove[] = manifest.sources.map((s) => ({ from: join(restoredDir, s.archivePath), to: s.path, group: groupOf(s.path) }));
   moves.sort((a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group));
   // The database goes where this installation keeps it (DB_PATH), whatever path the manifest names.
-  moves.push({ from: join(restoredDir, manifest.database.path), to: dbPath ?? manifest.database.source, group: 'data' });
+  if (manifest.database) moves.push({ from: join(restoredDir, manifest.database.path), to: dbPath ?? manifest.database.source, group: 'data' });
   return moves;
+}
+
+/** STREAM_NOT_MOVED is why a restored stream has no move: its bytes go back through a command, not to a path. */
+export const STREAM_NOT_MOVED = 'a stream: feed it to its restoreCommand, or `backup apply`';
+
+/**
+ * streamsToFeed lists each restored stream (`{dir}/streams/{name}`) with STREAM_NOT_MOVED, for the
+ * restore result's `skipped`: what the restore did not plan to put anywhere, and what to do instead.
+ */
+export function streamsToFeed(manifest: AnyArchiveManifest, restoredDir: string): SkippedEntry[] {
+  return manifest.entries.filter((e) => isStreamArchivePath(e.path)).map((e) => ({ path: join(restoredDir, e.path), reason: STREAM_NOT_MOVED }));
 }

@@ -1,4 +1,4 @@
-import { FILES_DIR, parseMode } from './archive-paths.js';
+import { FILES_DIR, isStreamArchivePath, parseMode } from './archive-paths.js';
 import type { ManifestEntry } from './manifest.js';
 
 // Words that mark a name as holding secrets, matched as whole words of a path segment
@@ -26,11 +26,11 @@ export function looksSecret(path: string): boolean {
 /**
  * restoredMode is the mode a restored entry gets: the archived mode, except that under a
  * secrets-looking path a file is never looser than 0600 and a directory never looser than 0700,
- * and the database is always 0600.
+ * and the database and every stream (a dump may hold anything) are always 0600.
  */
-export function restoredMode(entry: ManifestEntry, databasePath: string): number {
+export function restoredMode(entry: ManifestEntry, databasePath: string | undefined): number {
   const mode = parseMode(entry.mode);
-  if (entry.path === databasePath) return 0o600;
+  if (entry.path === databasePath || isStreamArchivePath(entry.path)) return 0o600;
   if (!looksSecret(entry.path)) return mode;
   return entry.type === 'directory' ? mode & 0o700 : mode & 0o600;
 }

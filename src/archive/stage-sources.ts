@@ -5,6 +5,7 @@ import type { SourceEntry } from './collect-sources.js';
 import { DirectoryChain } from './directory-chain.js';
 import type { SkippedEntry } from './manifest.js';
 import { openFailed, replaced, unreadable, VANISHED } from './source-errors.js';
+import { writeAt } from './write-at.js';
 
 /** StagedEntry is a source entry after staging: a file's bytes sit in the staging file at offset. */
 export interface StagedEntry extends SourceEntry {
@@ -89,20 +90,12 @@ async function copyFile(entry: SourceEntry, where: string, staging: FileHandle, 
       if (bytesRead === 0) break;
       const chunk = buffer.subarray(0, bytesRead);
       hash.update(chunk);
-      await writeAll(staging, chunk, offset + size);
+      await writeAt(staging, chunk, offset + size);
       size += bytesRead;
     }
     // The mode and time of the bytes read, not of the earlier walk.
     return { size, sha256: hash.digest('hex'), mode: Number(info.mode & 0o7777n), mtime: info.mtime };
   } finally {
     await source.close();
-  }
-}
-
-async function writeAll(file: FileHandle, chunk: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < chunk.length) {
-    const { bytesWritten } = await file.write(chunk, done, chunk.length - done, position + done);
-    done += bytesWritten;
   }
 }

@@ -4,6 +4,7 @@ import { applyArchive } from '../../src/apply/apply-archive.js';
 import { applyDatabase } from '../../src/apply/apply-database.js';
 import { utcStamp } from '../../src/apply/aside-names.js';
 import { headerJournalMode } from '../../src/apply/database-files.js';
+import { streamFeeds } from '../../src/archive/feed-stream.js';
 import type { SwapOptions } from '../../src/apply/swap-session.js';
 import { readFacts } from '../../src/backups/backup-facts.js';
 import { findBackup } from '../../src/backups/find-backup.js';
@@ -44,7 +45,8 @@ export async function apply(data: ApplyJobData, ctx: JobContext): Promise<ApplyR
   ctx.reportProgress({ phase: 'apply', percent: 0, bytesDone: 0, bytesTotal: 0 });
   logger.info('apply started', { source: prepared.source, restored: prepared.restored });
   let report: Omit<SwapReport, 'durationMs'>;
-  if (prepared.moves) report = await applyArchive({ ...swap, moves: prepared.moves, journalMode: prepared.journalMode });
+  // A source's streams with a restoreCommand are fed their restored member while the application is stopped.
+  if (prepared.moves) report = await applyArchive({ ...swap, moves: prepared.moves, journalMode: prepared.journalMode, streams: await streamFeeds(prepared.source, ctx.config.streams) });
   else report = await applyDatabase({ ...swap, restoredPath: prepared.source, journalMode: prepared.journalMode });
   ctx.reportProgress({ phase: 'apply', percent: 100, bytesDone: 0, bytesTotal: 0 });
   const result: ApplyResult = { backupId: backup.id, kind: backup.kind, source: prepared.source, restored: prepared.restored, ...report, durationMs: Date.now() - started };

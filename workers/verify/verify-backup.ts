@@ -35,6 +35,8 @@ function checkOf(error: unknown): VerifyCheck | undefined {
 
 const DATABASE_CHECKS: VerifyCheck[] = ['download', 'decrypt', 'sqlite-header', 'integrity_check', 'fingerprint'];
 const ARCHIVE_CHECKS: VerifyCheck[] = ['download', 'decrypt', 'origin', 'archive-entries', 'sqlite-header', 'integrity_check', 'fingerprint'];
+// An archive of only directories and streams: no database to check (its failures all come before sqlite-header).
+const DATABASELESS_ARCHIVE_CHECKS: VerifyCheck[] = ['download', 'decrypt', 'origin', 'archive-entries'];
 // The metadata entry that says a fingerprint was recorded at all (backup-facts.ts writes it).
 const RECORDED_FINGERPRINT = 'snapkeep-fingerprint';
 
@@ -45,7 +47,8 @@ const RECORDED_FINGERPRINT = 'snapkeep-fingerprint';
  * the restored database's content fingerprint against the one recorded, authenticated, at backup
  * time. The scratch directory goes whatever happens (a killed drill's: by the next drill). A check
  * that fails is the result (`verified: false`); a failure no check explains (the store is down, a
- * key is missing) is thrown, so the job retries or fails as any job does.
+ * key is missing) is thrown, so the job retries or fails as any job does. An archive of only
+ * directories and streams has no database checks to run: its drill ends at archive-entries.
  */
 export async function verifyBackup(backupId: string, data: { sealedPassphrase?: string }, ctx: JobContext): Promise<BackupVerification> {
   const started = Date.now();
@@ -57,17 +60,17 @@ export async function verifyBackup(backupId: string, data: { sealedPassphrase?: 
   const scratch = partialRestorePath(join(tmp, `verify-${backupId}`));
   await mkdir(scratch, { mode: 0o700 });
   const logger = ctx.logger.child({ backupId, drill: true });
-  const finish = (outcome: DrillOutcome): BackupVerification => {
-    const verification = verificationOf(backupId, order, Date.now() - started, outcome);
+  const finish = (outcome: DrillOutcome, checks = order): BackupVerification => {
+    const verification = verificationOf(backupId, checks, Date.now() - started, outcome);
     if (outcome.failed) logger.warn('restore drill failed', { check: outcome.failed.check, reason: outcome.failed.reason });
     else logger.info('restore drill passed', { durationMs: verification.durationMs });
     return verification;
   };
+  // DB_PATH is the scratch directory's: the restore job writes only there (and an archive into it).
+  const config = { ...ctx.config, dbPath: join(scratch, 'database.sqlite'), restoreRoot: scratch };
   try {
     let restored: RestoreResult;
     try {
-      // DB_PATH is the scratch directory's: the restore job writes only there (and an archive into it).
-      const config = { ...ctx.config, dbPath: join(scratch, 'database.sqlite'), restoreRoot: scratch };
       restored = await restore({
         backupId, ...(data.sealedPassphrase !== undefined ? { sealedPassphrase: data.sealedPassphrase } : {}),
         ...(found.kind === 'archive' ? { target: join(scratch, 'archive') } : {}),
@@ -77,8 +80,9 @@ export async function verifyBackup(backupId: string, data: { sealedPassphrase?: 
       if (!check) throw error;
       return finish({ failed: { check, reason: (error as Error).message } });
     }
-    // An archive's database is the last move planned (to DB_PATH); a database restore is the file itself.
-    const database = restored.archive ? restored.archive.moves.at(-1)!.from : restored.path;
+    // An archive's database is the move planned to DB_PATH; a database restore is the file itself.
+    const database = restored.archive ? restored.archive.moves.find((m) => m.to === config.dbPath)?.from : restored.path;
+    if (database === undefined) return finish({}, DATABASELESS_ARCHIVE_CHECKS);
     const masterKeys = masterKeysOf(ctx.config);
     const facts = readFacts(backupId, found.metadata, masterKeys);
     if (!facts.authenticated && found.metadata[RECORDED_FINGERPRINT] !== undefined) {
