@@ -1,4 +1,5 @@
 import type { RestoreResult } from '../../src/queue/job-types.js';
+import { STREAM_NOT_MOVED } from '../../src/archive/plan-moves.js';
 import { humanSize } from './backup-output.js';
 
 const out = (line = ''): void => { process.stdout.write(`${line}\n`); };
@@ -16,11 +17,19 @@ export function printArchiveRestore(result: RestoreResult): void {
   } else {
     out('origin: verified with the master key (made by this installation)');
   }
-  if (archive.skipped.length > 0) {
+  // Streams ride in `skipped` (they have no path to move to): shown apart, with how to feed them back.
+  const streams = archive.skipped.filter((s) => s.reason === STREAM_NOT_MOVED);
+  const skipped = archive.skipped.filter((s) => s.reason !== STREAM_NOT_MOVED);
+  if (streams.length > 0) {
     out('');
-    out(`left out of the backup (${archive.skipped.length}):`);
-    for (const s of archive.skipped.slice(0, 20)) out(`  ${s.path}  (${s.reason})`);
-    if (archive.skipped.length > 20) out(`  … and ${archive.skipped.length - 20} more (see manifest.json)`);
+    out(`streams (${streams.length}): pipe each into its source's restoreCommand (\`backup apply\` does), e.g. \`cmd < FILE\`:`);
+    for (const s of streams) out(`  ${s.path}`);
+  }
+  if (skipped.length > 0) {
+    out('');
+    out(`left out of the backup (${skipped.length}):`);
+    for (const s of skipped.slice(0, 20)) out(`  ${s.path}  (${s.reason})`);
+    if (skipped.length > 20) out(`  … and ${skipped.length - 20} more (see manifest.json)`);
   }
   out('');
   out(`Nothing live was touched. To put it in place: snapkeep backup apply --id ${result.backupId} [--stop-command CMD] [--start-command CMD]`);

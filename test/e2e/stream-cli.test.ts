@@ -50,6 +50,12 @@ describe('snapkeep backup create/restore of a source with streams and no databas
     expect(readdirSync(result.path).sort()).toEqual(['files', 'streams']);
     expect(readFileSync(join(result.path, 'streams', 'spool'), 'utf8')).toBe('message one\nSECRET_SEEN=none\n');
     expect(result.archive.skipped).toContainEqual({ path: join(result.path, 'streams', 'spool'), reason: expect.stringContaining('restoreCommand') });
+    // The text output lists the stream apart, never as something the backup left out.
+    const text = await runCli(['backup', 'restore', '--id', backupId, '--source', 'mail', '--target', join(dir, 'again')], env);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`streams (1): pipe each into its source's restoreCommand`);
+    expect(text.stdout).toContain(join(dir, 'again', 'streams', 'spool'));
+    expect(text.stdout).not.toContain('left out of the backup');
   });
 
   it('fails a backup whose stream command fails, naming the stream, with exit code 1', async () => {
