@@ -5,6 +5,7 @@ import { SnapkeepError, coerceError } from '../errors.js';
 import type { BackupStore, FetchedObject, PutOptions, StoredObject } from './backup-store.js';
 import { checkMetadata, checkObjectName } from './check-object.js';
 import { guardBody } from './guard-body.js';
+import { rangedBody, totalFromContentRange } from './s3-ranged-download.js';
 import { translateS3Error } from './s3-errors.js';
 import { loadS3Sdk, type S3Sdk } from './s3-sdk.js';
 import type { uploadToS3 } from './s3-upload.js';
@@ -28,6 +29,11 @@ export interface S3StoreOptions {
   listPageSize?: number;
   /** Keys per DeleteObjects request, at most 1000. */
   deleteBatchSize?: number;
+  /**
+   * Bytes per ranged GET when reading an object (default: partSize); ranges in flight are queueSize.
+   * Tests make it small to get many ranges of a small object.
+   */
+  downloadPartSize?: number;
   /** Told when a failed upload cannot be aborted either (a bucket lifecycle rule must remove it). */
   logger?: { warn(message: string, meta?: Record<string, unknown>): void };
 }
@@ -53,6 +59,7 @@ export class S3BackupStore implements BackupStore {
   private readonly prefix: string;
   private readonly partSize: number;
   private readonly queueSize: number;
+  private readonly downloadPartSize: number;
   private readonly listPageSize: number;
   private readonly deleteBatchSize: number;
   private readonly logger: S3StoreOptions['logger'];
@@ -74,6 +81,7 @@ export class S3BackupStore implements BackupStore {
     if (this.partSize < 5 * MiB) throw new RangeError(`partSize must be at least 5 MiB, not ${this.partSize} bytes`);
     this.queueSize = options.queueSize ?? config.partConcurrency ?? 3;
     if (!Number.isInteger(this.queueSize) || this.queueSize < 1) throw new RangeError(`queueSize must be a positive integer, not ${this.queueSize}`);
+    this.downloadPartSize = options.downloadPartSize ?? this.partSize;
     this.listPageSize = Math.min(options.listPageSize ?? 1000, 1000);
     this.deleteBatchSize = Math.min(options.deleteBatchSize ?? 1000, 1000);
     this.logger = options.logger;
@@ -152,21 +160,61 @@ export class S3BackupStore implements BackupStore {
     }
   }
 
+  /**
+   * get reads an object: its first part-size range at once, and for a larger object the rest as
+   * ranges, part concurrency at a time (s3-ranged-download.ts), each bound to the first's ETag.
+   */
   async get(name: string, options: { signal?: AbortSignal } = {}): Promise<FetchedObject> {
     checkObjectName(name);
+    const where = { bucket: this.bucket, name };
     try {
       const { sdk, client } = await this.connect();
-      const out = await client.send(
-        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + name }),
-        options.signal ? { abortSignal: options.signal } : {},
-      );
+      const Key = this.prefix + name;
+      const send = options.signal ? { abortSignal: options.signal } : {};
+      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key, Range: `bytes=0-${this.downloadPartSize - 1}` }), send)
+        // An empty object has no byte 0 (416 InvalidRange): read it whole.
+        .catch((error: unknown) => {
+          if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 416) throw error;
+          return client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key }), send);
+        });
       if (!(out.Body instanceof Readable)) throw new SnapkeepError('internal', 'the S3 client returned a body that is not a Node stream');
-      const body = options.signal ? addAbortSignal(options.signal, out.Body) : out.Body;
-      // A server that streams without Content-Length leaves the size to a HEAD (restores need it).
-      const size = out.ContentLength ?? (await this.head(name)).size;
-      return { body, size, metadata: out.Metadata ?? {} };
+      const metadata = out.Metadata ?? {};
+      const total = totalFromContentRange(out.ContentRange);
+      if (total === 0) {
+        // An empty object answered as `bytes 0-0/0` (s3rver does; S3 answers 416): there is nothing to read.
+        out.Body.destroy();
+        return { body: Readable.from([]), size: 0, metadata };
+      }
+      if (total === undefined || out.ContentLength === undefined || total <= out.ContentLength) {
+        // All of it in one answer: a small object, or a server that ignored the range.
+        const body = options.signal ? addAbortSignal(options.signal, out.Body) : out.Body;
+        // A server that streams without Content-Length leaves the size to a HEAD (restores need it).
+        const size = total ?? out.ContentLength ?? (await this.head(name)).size;
+        return { body, size, metadata };
+      }
+      const etag = out.ETag;
+      const fetchRange = async (start: number, end: number, signal: AbortSignal): Promise<Buffer> => {
+        try {
+          const part = await client.send(new sdk.GetObjectCommand({
+            Bucket: this.bucket, Key, Range: `bytes=${start}-${end}`, ...(etag ? { IfMatch: etag } : {}),
+          }), { abortSignal: signal });
+          const chunks: Buffer[] = [];
+          for await (const chunk of part.Body as Readable) chunks.push(chunk as Buffer);
+          return Buffer.concat(chunks);
+        } catch (error) {
+          if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) {
+            throw new SnapkeepError('store_unavailable', `backup ${name} was replaced in the store while it was being read; try again`, { retryable: true });
+          }
+          throw translateS3Error(error, where);
+        }
+      };
+      const body = rangedBody(out.Body, {
+        firstLength: out.ContentLength, total, partSize: this.downloadPartSize, concurrency: this.queueSize, fetchRange,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      return { body, size: total, metadata };
     } catch (error) {
-      throw translateS3Error(error, { bucket: this.bucket, name });
+      throw translateS3Error(error, where);
     }
   }
 
