@@ -32,7 +32,8 @@ export async function publishPresence(redis: Redis, options: {
   const ttlMs = options.ttlMs ?? TTL_MS;
   const beat = async (): Promise<void> => {
     const now = await redisNowMs(redis);
-    await redis.multi().zadd(key, now + ttlMs, member).pexpire(key, ttlMs).exec();
+    // Entries of workers that died without withdrawing theirs (SIGKILL) go with every beat.
+    await redis.multi().zremrangebyscore(key, '-inf', now).zadd(key, now + ttlMs, member).pexpire(key, ttlMs).exec();
   };
   await beat();
   let pending = false;
