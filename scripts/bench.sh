@@ -1,6 +1,22 @@
 #!/usr/bin/env bash
-# `npm run bench`: the benchmark (scripts/bench.ts) on the same Node as the service and the tests.
+# `npm run bench`: the benchmark (scripts/bench.ts), then the fleet benchmark of issue 14
+# (scripts/bench/fleet.ts, 4-10 minutes more on 2 cores), on the same Node as the service and the tests.
+#   npm run bench -- [bench.ts options]            both; an --out FILE goes to both (fleet: its marked block)
+#   npm run bench -- --no-fleet [bench.ts options] scripts/bench.ts alone
+#   npm run bench -- --fleet [fleet.ts options]    the fleet benchmark alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-node.sh
-exec node --import tsx scripts/bench.ts "$@"
+if [[ "${1:-}" == --fleet ]]; then
+  shift
+  exec node --import tsx scripts/bench/fleet.ts "$@"
+fi
+args=() fleet=(--no-build) with_fleet=1 prev=
+for arg in "$@"; do
+  if [[ $arg == --no-fleet ]]; then with_fleet=0; else args+=("$arg"); fi
+  [[ $prev == --out ]] && fleet+=(--out "$arg")
+  [[ $arg == --out=* ]] && fleet+=("$arg")
+  prev=$arg
+done
+node --import tsx scripts/bench.ts "${args[@]}"
+if (( with_fleet )); then exec node --import tsx scripts/bench/fleet.ts "${fleet[@]}"; fi

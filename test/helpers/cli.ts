@@ -47,9 +47,13 @@ export interface RunningService {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** startService spawns a long-running role and waits for its "snapkeep started" log line. */
-export async function startService(role: 'serve' | 'api' | 'worker', env: Record<string, string>): Promise<RunningService> {
-  const child = spawn(process.execPath, [CLI_PATH, role], { env: baseEnv(env), cwd: NEUTRAL_CWD, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * startService spawns a long-running role and waits for its "snapkeep started" log line; `exec` is a
+ * command prefix such as `ip netns exec NS` (ip execs node in place, so the pid and signals are node's).
+ */
+export async function startService(role: 'serve' | 'api' | 'worker', env: Record<string, string>, exec: readonly string[] = []): Promise<RunningService> {
+  const argv = [...exec, process.execPath, CLI_PATH, role];
+  const child = spawn(argv[0]!, argv.slice(1), { env: baseEnv(env), cwd: NEUTRAL_CWD, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
@@ -60,7 +64,7 @@ export async function startService(role: 'serve' | 'api' | 'worker', env: Record
   child.once('exit', () => process.off('exit', reap));
   const deadline = Date.now() + 30_000;
   while (!output.includes('snapkeep started')) {
-    if (child.exitCode !== null) throw new Error(`snapkeep ${role} exited with ${child.exitCode}:\n${output}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`snapkeep ${role} exited with ${child.exitCode ?? child.signalCode}:\n${output}`);
     if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`snapkeep ${role} did not start:\n${output}`); }
     await new Promise((r) => setTimeout(r, 50));
   }
