@@ -80,7 +80,8 @@ describe('fault: Redis restarts while `snapkeep serve` is idle', () => {
     const queue = new Queue('backup', { connection, prefix: bed.env.QUEUE_PREFIX! });
     try {
       await expect.poll(async () => (await queue.getJobScheduler(SCHEDULER_ID))?.every, { timeout: 10_000 }).toBe(24 * 3600 * 1000);
-      expect(await queue.getGlobalConcurrency()).toBe(1);
+      // And the backup queue's limit: BACKUP_CONCURRENCY (default 2) across every worker; one per source is a lock.
+      expect(await queue.getGlobalConcurrency()).toBe(2);
     } finally {
       await queue.close();
       connection.disconnect();
