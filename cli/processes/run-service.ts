@@ -5,7 +5,8 @@ import { answerClientErrors } from '../../src/api/answer-client-errors.js';
 import { passphraseSealer } from '../../src/age/passphrase-sealer.js';
 import { createApp } from '../../src/api/create-app.js';
 import { sourceCatalog } from '../../src/api/source-catalog.js';
-import { TokenStore } from '../../src/auth/token-store.js';
+import { openTokenStore } from '../../src/auth/open-token-store.js';
+import type { TokenStore } from '../../src/auth/token-store.js';
 import type { Config } from '../../src/config/config.js';
 import { ConfigError } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/logging/create-logger.js';
@@ -82,7 +83,7 @@ export async function runService(role: ServiceRole, config: Config, options: Ser
   let server: Server | undefined;
   let tokens: TokenStore | undefined;
   if (role !== 'worker') {
-    tokens = new TokenStore(config.stateDir);
+    tokens = await openTokenStore(config, { redis: producer, logger, poll: true });
     // Passphrases are sealed for the live workers before they reach Redis (issue 7).
     const sealPassphrase = passphraseSealer(producer, config);
     const catalog = sourceCatalog(config, store, logger);
@@ -136,7 +137,7 @@ export async function runService(role: ServiceRole, config: Config, options: Ser
     await closingServer;
     await queues.close();
     for (const c of connections) c.disconnect();
-    tokens?.close();
+    await tokens?.close();
     await embedded?.stop();
     await stoppingHeartbeat;
     logger.info('stopped');

@@ -44,26 +44,22 @@ export function requireToken(tokens: TokenStore, roles: readonly Role[], options
   const scheme = options.scheme ?? 'Bearer';
   const challenge = scheme === 'Bearer' ? 'Bearer realm="snapkeep"' : 'Basic realm="snapkeep", charset="UTF-8"';
   return (req: Request, _res: Response, next: NextFunction) => {
+    check(req).then(next, next);
+  };
+
+  async function check(req: Request): Promise<ApiError | undefined> {
     const presented = scheme === 'Bearer' ? bearerToken(req) : basicPassword(req);
-    if (presented === null) {
-      next(new ApiError(401, 'unauthorized', 'a token is required', { 'WWW-Authenticate': challenge }));
-      return;
-    }
-    const info = tokens.verify(presented);
+    if (presented === null) return new ApiError(401, 'unauthorized', 'a token is required', { 'WWW-Authenticate': challenge });
+    const info = await tokens.verify(presented);
     if (!info) {
       const verdict = options.failedTokens?.failed(req);
       if (verdict?.limited) {
-        next(new ApiError(429, 'too_many_requests', 'too many requests with invalid tokens; try again later', { 'Retry-After': String(verdict.retryAfterSeconds) }));
-        return;
+        return new ApiError(429, 'too_many_requests', 'too many requests with invalid tokens; try again later', { 'Retry-After': String(verdict.retryAfterSeconds) });
       }
-      next(new ApiError(401, 'unauthorized', 'the token is not valid', { 'WWW-Authenticate': challenge }));
-      return;
+      return new ApiError(401, 'unauthorized', 'the token is not valid', { 'WWW-Authenticate': challenge });
     }
-    if (!roles.includes(info.role)) {
-      next(new ApiError(403, 'forbidden', `this needs a ${roles.join(' or ')} token`));
-      return;
-    }
+    if (!roles.includes(info.role)) return new ApiError(403, 'forbidden', `this needs a ${roles.join(' or ')} token`);
     req.token = info;
-    next();
-  };
+    return undefined;
+  }
 }

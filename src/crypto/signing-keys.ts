@@ -6,7 +6,7 @@ import { SnapkeepError } from '../errors.js';
  * MAC made for one purpose (a job) is never accepted for another (a manifest), and none of them
  * tells anything about the backup key or the master key.
  */
-export type SigningPurpose = 'jobs' | 'manifest' | 'stats' | 'metadata' | 'fleet';
+export type SigningPurpose = 'jobs' | 'manifest' | 'stats' | 'metadata' | 'fleet' | 'tokens';
 
 const INFO: Record<SigningPurpose, string> = {
   jobs: 'snapkeep-job-signing-v1',
@@ -14,6 +14,7 @@ const INFO: Record<SigningPurpose, string> = {
   stats: 'snapkeep-stats-signing-v1',
   metadata: 'snapkeep-metadata-signing-v1',
   fleet: 'snapkeep-fleet-signing-v1',
+  tokens: 'snapkeep-api-tokens-signing-v1',
 };
 
 /** deriveSigningKey is HKDF-SHA256(master key, no salt, info per purpose, 32 bytes). */

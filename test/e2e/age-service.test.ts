@@ -188,10 +188,13 @@ describe('age backups in the running service: public keys it cannot read, passph
 
   it('answers 503 to a passphrase when no worker runs', async () => {
     const port = await freePort();
-    const lonely = await startService('api', { ...env, PORT: String(port), QUEUE_PREFIX: `lonely${randomBytes(3).toString('hex')}` });
+    const lonelyEnv = { ...env, PORT: String(port), QUEUE_PREFIX: `lonely${randomBytes(3).toString('hex')}` };
+    // Tokens belong to an installation (its QUEUE_PREFIX in the shared Redis): this one needs its own.
+    const lonelyAdmin = (await runCli(['token', 'create', '--name', 'ops', '--role', 'superadmin'], lonelyEnv)).stdout.trim();
+    const lonely = await startService('api', lonelyEnv);
     try {
       const res = await fetch(`http://127.0.0.1:${port}/api/backups`, {
-        method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: 'x' }),
+        method: 'POST', headers: { authorization: `Bearer ${lonelyAdmin}`, 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: 'x' }),
       });
       expect(res.status).toBe(503);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('no_worker');

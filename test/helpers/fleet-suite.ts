@@ -104,7 +104,7 @@ export function describeFleet(options: FleetSuiteOptions): void {
         SNAPKEEP_HOST: `api-${i + 1}`, STATE_DIR: join(dir, `state-api-${i + 1}`),
       }));
 
-      // One token per API process, each made with that process's STATE_DIR (and the shared Redis).
+      // One token per API process, each made with that process's STATE_DIR; both live in the shared Redis.
       const tokens = await Promise.all(apiEnv.map((env, i) => runCli(['token', 'create', '--name', `ops-${i + 1}`, '--role', 'superadmin'], env)));
       for (const t of tokens) expect(t.code, t.stderr).toBe(0);
       api1 = new FleetApi(`http://127.0.0.1:${ports[0]}`, tokens[0]!.stdout.trim());
@@ -155,6 +155,24 @@ export function describeFleet(options: FleetSuiteOptions): void {
         expect(sources.get('beta')).toMatchObject({ host: 'beta-host', kind: 'database', schedule: { off: true }, workerOnline: true });
         expect(sources.get('gamma')).toMatchObject({ host: null, schedule: { hours: GAMMA_PERIOD_MS / 3_600_000 }, workerOnline: true });
       }
+    });
+
+    it('takes a token made on api-1\'s host on both API processes at once, and refuses it on both within 5 s of a revoke on api-2\'s host', async () => {
+      const made = await runCli(['token', 'create', '--name', 'shared', '--role', 'superadmin'], apiEnv[0]!);
+      expect(made.code, made.stderr).toBe(0);
+      const shared = made.stdout.trim();
+      for (const api of [api1, api2]) expect((await api.as(shared).get('/api/sources')).status).toBe(200);
+      const listed = await runCli(['token', 'list', '--json'], apiEnv[1]!);
+      expect((JSON.parse(listed.stdout) as { tokens: Array<{ name: string }> }).tokens.map((t) => t.name)).toContain('shared');
+      const revoked = await runCli(['token', 'revoke', 'shared'], apiEnv[1]!);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      const revokedAt = Date.now();
+      for (const api of [api1, api2]) {
+        await until(async () => ((await api.as(shared).get('/api/sources')).status === 401 ? true : undefined), 5_000, 'the revoke to reach every API process');
+      }
+      expect(Date.now() - revokedAt).toBeLessThan(5_000);
+      // Their own tokens still work.
+      for (const api of [api1, api2]) expect((await api.get('/api/sources')).status).toBe(200);
     });
 
     it('backs beta up on beta-host only, under beta\'s prefix, and restores beta\'s rows (not alpha\'s)', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { answerClientErrors } from '../../src/api/answer-client-errors.js';
 import { createApp } from '../../src/api/create-app.js';
-import { TokenStore } from '../../src/auth/token-store.js';
+import { openTokenStore } from '../../src/auth/open-token-store.js';
 import { collectingLogger } from './in-process-parts.js';
 import { createQueues, type Queues } from '../../src/queue/queues.js';
 import { createRedisConnection, waitUntilReady } from '../../src/queue/redis-connection.js';
@@ -37,9 +37,9 @@ export async function startInProcessApi(redisUrl: string, options: { authRateLim
   const redis: Redis = createRedisConnection({ url: redisUrl }, 'producer');
   await waitUntilReady(redis, 5000);
   const queues = createQueues(config, redis);
-  const tokens = new TokenStore(config.stateDir);
-  const admin = tokens.create('admin', 'superadmin');
-  const viewer = tokens.create('viewer', 'viewer');
+  const tokens = await openTokenStore(config, { redis, logger, poll: true });
+  const admin = await tokens.create('admin', 'superadmin');
+  const viewer = await tokens.create('viewer', 'viewer');
   const store = new LocalBackupStore({ type: 'local', dir: join(dir, 'backups') });
   const app = createApp({
     queues, redis, store, tokens, logger,
@@ -61,7 +61,7 @@ export async function startInProcessApi(redisUrl: string, options: { authRateLim
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await queues.close();
       redis.disconnect();
-      tokens.close();
+      await tokens.close();
       removeDir(dir);
     },
   };

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../src/api/create-app.js';
-import { TokenStore } from '../../src/auth/token-store.js';
+import { openTokenStore } from '../../src/auth/open-token-store.js';
 import type { Config } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { jobStatsKey, jobStatsRecorder } from '../../src/metrics/job-stats.js';
@@ -60,10 +60,12 @@ export async function startInProcessService(redisUrl: string, env: Record<string
   const logs: string[] = [];
   const logger = collectingLogger(logs);
   const store = createStore(config.store!);
-  const tokens = new TokenStore(config.stateDir);
-  const admin = tokens.create('admin', 'superadmin');
-  const viewer = tokens.create('viewer', 'viewer');
   const { connect, all: connections } = trackConnections(redisUrl);
+  const tokenRedis = connect('producer');
+  await waitUntilReady(tokenRedis, 5000);
+  const tokens = await openTokenStore(config, { redis: tokenRedis, logger, poll: true });
+  const admin = await tokens.create('admin', 'superadmin');
+  const viewer = await tokens.create('viewer', 'viewer');
 
   const instances: Array<{ server: Server; queues: Queues }> = [];
   const startApi = async (options: { store?: 'same' | 'none' } = {}): Promise<ApiInstance> => {
@@ -100,7 +102,7 @@ export async function startInProcessService(redisUrl: string, env: Record<string
       }
       await Promise.all(instances.map(({ queues }) => queues.close()));
       for (const c of connections) c.disconnect();
-      tokens.close();
+      await tokens.close();
       removeDir(dir);
     },
   };

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TokenStore } from '../../src/auth/token-store.js';
+import { SqliteTokenStore } from '../../src/auth/sqlite-token-store.js';
 import { startInProcessApi, type InProcessApi } from '../helpers/in-process-api.js';
 import { removeDir, startRedis, type TestRedis } from '../helpers/redis-server.js';
 
@@ -75,19 +75,19 @@ describe('failed-token limit behind a proxy (TRUST_PROXY)', () => {
   });
 });
 
-describe('TokenStore', () => {
-  it('keeps only SHA-256 hashes, and looks tokens up by hash so a shared prefix tells an attacker nothing', () => {
+describe('SqliteTokenStore', () => {
+  it('keeps only SHA-256 hashes, and looks tokens up by hash so a shared prefix tells an attacker nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'snapkeep-tokens-'));
     try {
-      const store = new TokenStore(dir);
-      const token = store.create('ops', 'superadmin');
-      expect(store.verify(token)).toMatchObject({ name: 'ops', role: 'superadmin' });
+      const store = new SqliteTokenStore(dir);
+      const token = await store.create('ops', 'superadmin');
+      expect(await store.verify(token)).toMatchObject({ name: 'ops', role: 'superadmin' });
       // Same length, differing only in the last character: refused like any other guess.
       const nearMiss = token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A');
-      expect(store.verify(nearMiss)).toBeNull();
-      expect(store.verify('')).toBeNull();
-      expect(store.verify('x'.repeat(10_000))).toBeNull();
-      store.close();
+      expect(await store.verify(nearMiss)).toBeNull();
+      expect(await store.verify('')).toBeNull();
+      expect(await store.verify('x'.repeat(10_000))).toBeNull();
+      await store.close();
       const raw = new Database(join(dir, 'snapkeep.db'), { readonly: true });
       const rows = raw.prepare('SELECT * FROM tokens').all() as Array<Record<string, string>>;
       raw.close();
@@ -98,16 +98,16 @@ describe('TokenStore', () => {
     }
   });
 
-  it('refuses duplicate names and unknown names on revoke', () => {
+  it('refuses duplicate names and unknown names on revoke', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'snapkeep-tokens-'));
     try {
-      const store = new TokenStore(dir);
-      const token = store.create('ci', 'viewer');
-      expect(() => store.create('ci', 'viewer')).toThrow(/already exists/);
-      expect(store.revoke('nobody')).toBe(false);
-      expect(store.revoke('ci')).toBe(true);
-      expect(store.verify(token)).toBeNull();
-      store.close();
+      const store = new SqliteTokenStore(dir);
+      const token = await store.create('ci', 'viewer');
+      await expect(store.create('ci', 'viewer')).rejects.toThrow(/already exists/);
+      expect(await store.revoke('nobody')).toBe(false);
+      expect(await store.revoke('ci')).toBe(true);
+      expect(await store.verify(token)).toBeNull();
+      await store.close();
     } finally {
       removeDir(dir);
     }

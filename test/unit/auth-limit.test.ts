@@ -7,20 +7,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireToken } from '../../src/api/auth.js';
 import { failedTokenLimit } from '../../src/api/failed-token-limit.js';
 import { ApiError } from '../../src/api/http-errors.js';
-import { TokenStore } from '../../src/auth/token-store.js';
+import { SqliteTokenStore } from '../../src/auth/sqlite-token-store.js';
 import { removeDir } from '../helpers/redis-server.js';
 
 describe('token checks and the failed-auth limit under concurrency', () => {
   let dir: string;
-  let tokens: TokenStore;
+  let tokens: SqliteTokenStore;
   let server: Server;
   let url: string;
   let viewer: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'snapkeep-auth-'));
-    tokens = new TokenStore(dir);
-    viewer = tokens.create('poller', 'viewer');
+    tokens = new SqliteTokenStore(dir);
+    viewer = await tokens.create('poller', 'viewer');
     const app = express();
     app.get('/limited', requireToken(tokens, ['viewer'], { failedTokens: failedTokenLimit({ windowMs: 60_000, limit: 3 }) }), (_req, res) => {
       // A poll waits on Redis: the requests of many pollers overlap in time.
@@ -37,7 +37,7 @@ describe('token checks and the failed-auth limit under concurrency', () => {
 
   afterAll(async () => {
     await new Promise((r) => server?.close(r));
-    tokens?.close();
+    await tokens?.close();
     if (dir) removeDir(dir);
   });
 
@@ -56,21 +56,21 @@ describe('token checks and the failed-auth limit under concurrency', () => {
     expect(await get('guess-5')).toBe(429);
   });
 
-  it('refuses a token revoked by another process on the next check', () => {
-    const token = tokens.create('short-lived', 'viewer');
-    expect(tokens.verify(token)?.name).toBe('short-lived');
+  it('refuses a token revoked by another process on the next check', async () => {
+    const token = await tokens.create('short-lived', 'viewer');
+    expect((await tokens.verify(token))?.name).toBe('short-lived');
     // `snapkeep token revoke` runs in another process: another connection to the same database.
-    const other = new TokenStore(dir);
-    expect(other.revoke('short-lived')).toBe(true);
-    other.close();
-    expect(tokens.verify(token)).toBeNull();
-    expect(tokens.verify(viewer)?.name).toBe('poller');
+    const other = new SqliteTokenStore(dir);
+    expect(await other.revoke('short-lived')).toBe(true);
+    await other.close();
+    expect(await tokens.verify(token)).toBeNull();
+    expect((await tokens.verify(viewer))?.name).toBe('poller');
   });
 
-  it('refuses a token revoked through the same store at once', () => {
-    const token = tokens.create('gone', 'viewer');
-    expect(tokens.verify(token)?.role).toBe('viewer');
-    tokens.revoke('gone');
-    expect(tokens.verify(token)).toBeNull();
+  it('refuses a token revoked through the same store at once', async () => {
+    const token = await tokens.create('gone', 'viewer');
+    expect((await tokens.verify(token))?.role).toBe('viewer');
+    await tokens.revoke('gone');
+    expect(await tokens.verify(token)).toBeNull();
   });
 });
