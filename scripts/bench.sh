@@ -6,6 +6,9 @@
 #   npm run bench -- --fleet [fleet.ts options]    the fleet benchmark alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# What the benchmarks run beside snapkeep: the plain pipelines (sqlite3, zstd, the AWS CLI), peak RSS
+# (/usr/bin/time), the HTTP load (wrk). Ceph RGW's packages come with the test install (scripts/test.sh).
+bash scripts/install-system-deps.sh redis-server sqlite3 zstd wrk awscli time
 source scripts/ensure-node.sh
 if [[ "${1:-}" == --fleet ]]; then
   shift
