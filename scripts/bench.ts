@@ -16,7 +16,8 @@
  *   npm run bench -- --sizes 64M --runs 1 --out /tmp/bench.md      # a quick look
  *
  * Options: --sizes LIST (K/M/G = KiB/MiB/GiB), --runs N, --dir DIR (work directory, default
- * $TMPDIR/snapkeep-bench; needs about 4 × the largest size free), --out FILE, --no-load,
+ * $TMPDIR/snapkeep-bench; needs about 4 × the largest size free), --out FILE, --compression none|zstd
+ * (snapkeep's BACKUP_COMPRESSION; default none), --no-load,
  * --load-only, --enqueue-count N, --wrk-duration S, --clean (remove the generated databases at the
  * end; by default they are kept and reused by the next run), --no-build, --note TEXT (added to the
  * report, e.g. that the machine was shared), --profile DIR (`--cpu-prof` for every snapkeep process,
@@ -30,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { freePort, startRedis, type TestRedis } from '../test/helpers/redis-server.js';
 import { ensureDatabase, makeTinyDatabase, sqliteVersion, type BenchDatabase } from './bench/databases.js';
-import { measureEnqueueToActive, runWrk, waitForJob, type EnqueueLatency, type WrkResult } from './bench/load.js';
+import { measureEnqueueToActive, probeWhile, runWrk, waitForJob, type EnqueueLatency, type WrkResult } from './bench/load.js';
 import { CLI_PATH, REPO_ROOT, procStatusBytes, resetPeakRss, run, runOk, sleep, startS3Child, startServe, type RunResult, type S3Child } from './bench/processes.js';
 
 const MiB = 2 ** 20;
@@ -43,6 +44,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '3' },
     dir: { type: 'string', default: join(tmpdir(), 'snapkeep-bench') },
     out: { type: 'string', default: 'docs/benchmarks.md' },
+    compression: { type: 'string', default: 'none' },
     'no-load': { type: 'boolean', default: false },
     'load-only': { type: 'boolean', default: false },
     'enqueue-count': { type: 'string', default: '200' },
@@ -95,6 +97,8 @@ interface SizeResult {
   size: Size;
   db: BenchDatabase;
   samples: Record<OpName, Sample[]>;
+  /** GET /api/health and GET /api/openapi.json latencies (ms) seen during the API backups. */
+  responsiveness: { health: number[]; openapi: number[] };
 }
 
 const median = (xs: number[]): number => {
@@ -164,11 +168,12 @@ async function measureSize(bench: Bench, size: Size): Promise<SizeResult> {
   const plainPrefix = `plain-${size.label}/`;
   const env = snapkeepEnv(bench, {
     DB_PATH: dbPath, STATE_DIR: stateDir, PORT: String(port), BACKUP_S3_PREFIX: prefix,
-    QUEUE_PREFIX: `bench${size.label}${randomBytes(3).toString('hex')}`,
+    QUEUE_PREFIX: `bench${size.label}${randomBytes(3).toString('hex')}`, BACKUP_COMPRESSION: opts.compression,
   });
   const token = await createToken(env, workDir);
   const serve = await startServe(env, workDir, nodeArgs);
   const samples: SizeResult['samples'] = { 'plain-backup': [], backup: [], 'api-backup': [], 'plain-restore': [], restore: [] };
+  const responsiveness: SizeResult['responsiveness'] = { health: [], openapi: [] };
   const plainSnapshot = join(workDir, `plain-snapshot-${size.label}.db`);
   const plainRestored = join(workDir, `plain-restore-${size.label}.db`);
   try {
@@ -216,12 +221,18 @@ async function measureSize(bench: Bench, size: Size): Promise<SizeResult> {
       // A backup through the API and the worker of `snapkeep serve`.
       await syncDisks();
       const peakReset = resetPeakRss(serve.pid);
+      // Whether the API still answers during the backup: /api/health (pings Redis, HEADs the bucket)
+      // and /api/openapi.json (this process alone: its event loop).
+      const probes = [probeWhile(`${serve.baseUrl}/api/health`, 50), probeWhile(`${serve.baseUrl}/api/openapi.json`, 50)];
       const apiStarted = performance.now();
       const res = await fetch(`${serve.baseUrl}/api/backups`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
       if (res.status !== 202) throw new Error(`POST /api/backups answered ${res.status}: ${await res.text()}`);
       const accepted = (await res.json()) as { statusUrl: string };
       const job = await waitForJob(serve.baseUrl, accepted.statusUrl, token, 3_600_000, 25);
       const apiMs = performance.now() - apiStarted;
+      const [health, openapi] = await Promise.all(probes.map((p) => p.stop()));
+      responsiveness.health.push(...health!);
+      responsiveness.openapi.push(...openapi!);
       if (job.state !== 'completed') throw new Error(`API backup ${job.state}: ${job.failedReason}\n${serve.logs().slice(-3000)}`);
       const serveHwm = procStatusBytes(serve.pid, 'VmHWM');
       samples['api-backup'].push({ wallMs: apiMs, ...(serveHwm ? { peakRss: serveHwm } : {}), parts: { peakResetWorked: peakReset ? 1 : 0 } });
@@ -237,7 +248,7 @@ async function measureSize(bench: Bench, size: Size): Promise<SizeResult> {
     rmSync(stateDir, { recursive: true, force: true });
     for (const name of readdirSync(workDir)) if (name.startsWith(`bench-${size.label}.db.restore.`)) rmSync(join(workDir, name), { force: true });
   }
-  return { size, db, samples };
+  return { size, db, samples, responsiveness };
 }
 
 // ---------------------------------------------------------------- load
@@ -323,6 +334,7 @@ function buildReport(results: SizeResult[], load: LoadResult | undefined, machin
   const lines: string[] = [];
   lines.push('# Benchmarks', '');
   lines.push(`Written by \`scripts/bench.ts\`. Command: \`${commandLine}\``, '');
+  lines.push(`snapkeep's BACKUP_COMPRESSION: ${opts.compression} (the plain tools never compress here; scripts/bench/compression.ts compares zstd with them).`, '');
   lines.push(`Run from ${startedAt.toISOString()} to ${endedAt.toISOString()} (${((endedAt.getTime() - startedAt.getTime()) / 60000).toFixed(1)} min).`, '');
   lines.push('## Machine', '', ...machine);
   if (loadSamples.length > 0) {
@@ -347,6 +359,10 @@ function buildReport(results: SizeResult[], load: LoadResult | undefined, machin
       }
     }
     lines.push('');
+    lines.push('The API during its backups (`serve`, one request at a time every 50 ms while the job ran): ' + results.map((r) => {
+      const row = (name: string, xs: number[]): string => (xs.length === 0 ? `${name} no answer` : `${name} p50 ${fmtMs(percentile(xs, 50))} / p99 ${fmtMs(percentile(xs, 99))} / max ${fmtMs(Math.max(...xs))} ms (${xs.length} requests)`);
+      return `${r.size.label}: ${row('GET /api/health', r.responsiveness.health)}, ${row('GET /api/openapi.json', r.responsiveness.openapi)}`;
+    }).join('; ') + '.', '');
     lines.push('Plain-tools steps (median s): ' + results.map((r) => {
       const part = (op: OpName, name: string): string => fmtS(median(r.samples[op].map((s) => s.parts?.[name] ?? 0)));
       return `${r.size.label}: VACUUM INTO ${part('plain-backup', 'vacuum')} + upload ${part('plain-backup', 'upload')}; download ${part('plain-restore', 'download')} + integrity_check ${part('plain-restore', 'check')}`;

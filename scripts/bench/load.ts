@@ -118,3 +118,29 @@ export async function waitForJob(baseUrl: string, statusUrl: string, token: stri
     await sleep(pollMs);
   }
 }
+
+/**
+ * probeWhile asks `url` one request at a time, every intervalMs, until stop(): the latencies (ms) a
+ * client sees from a process that is busy with something else (the API of `serve` during a backup:
+ * issue 17 asks that compression and encryption leave its event loop answering).
+ */
+export function probeWhile(url: string, intervalMs: number): { stop(): Promise<number[]> } {
+  const latencies: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      const res = await fetch(url).catch(() => undefined);
+      await res?.arrayBuffer().catch(() => undefined);
+      if (res) latencies.push(performance.now() - started);
+      await sleep(intervalMs);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return latencies;
+    },
+  };
+}
