@@ -9,12 +9,17 @@ import { requireZstd } from './zstd.js';
  * its own zstd frame, compressed by the async `zlib.zstdCompress` on the libuv pool, so several blocks
  * compress at once with no worker_threads. Frames go out in input order; concatenated zstd frames are
  * one valid zstd stream (RFC 8878 §3.1), which `zstd -d` and Node's zstd decompressor read whole, so
- * restores need no change. Independent frames lose only the matches across a block edge: level 3's
- * window is 2 MiB, so with 4 MiB blocks that is under 1 % of the output (docs/benchmarks.md).
+ * restores need no change. Independent frames lose only the matches across a block edge, which
+ * measured nothing: 1 MiB frames of a 248 MiB text database came to 0.2058 of it, one frame 0.2063.
  */
 
-/** BLOCK_BYTES is the plaintext of one frame (chosen by measurement, docs/benchmarks.md). */
-export const BLOCK_BYTES = 4 * 1024 * 1024;
+/**
+ * BLOCK_BYTES is the plaintext of one frame. Measured on 248 MiB (docs/benchmarks.md): 1 to 16 MiB
+ * took the same time within the noise and gave sizes within 0.2 %, but peak RSS grew with the block
+ * (text 150 / 162 / 173 MiB for 1 / 2 / 4 MiB, random 158 / 178 / 193; one stream: 149 / 135), as
+ * each block, its frame and zstd's context are allocated anew and freed late. So the smallest tried.
+ */
+export const BLOCK_BYTES = 1024 * 1024;
 
 /**
  * defaultBlocksInFlight: one block per core, at most 4. The libuv pool has 4 threads by default
@@ -28,14 +33,25 @@ export function defaultBlocksInFlight(): number {
 /** CompressBlock makes one zstd frame of a block (a parameter so tests can delay or fail it). */
 export type CompressBlock = (block: Buffer, level: number) => Promise<Buffer>;
 
-/** zstdFrame is one frame of block at level, with its content checksum, on the libuv pool. */
+/**
+ * zstdFrame is one frame of block at level, with its content checksum, on the libuv pool. Its output
+ * buffer holds the whole frame: with zlib's default 16 KiB, every 16 KiB of output is another trip
+ * between the pool and the event loop (a 1 MiB random block: 64 of them); 248 MiB took 1.4-1.7 s so
+ * against 0.9-1.0 s with one buffer.
+ */
 export const zstdFrame: CompressBlock = (block, level) => new Promise((resolve, reject) => {
   const c = zlib.constants;
-  zlib.zstdCompress(block, { params: { [c.ZSTD_c_compressionLevel]: level, [c.ZSTD_c_checksumFlag]: 1 } }, (error, frame) => {
+  const chunkSize = block.length + frameMargin(block.length);
+  zlib.zstdCompress(block, { chunkSize, params: { [c.ZSTD_c_compressionLevel]: level, [c.ZSTD_c_checksumFlag]: 1 } }, (error, frame) => {
     if (error) reject(error);
     else resolve(frame);
   });
 });
+
+/** frameMargin is more than a frame can exceed its block by (ZSTD_compressBound: about 1/256, plus a header). */
+function frameMargin(blockBytes: number): number {
+  return Math.ceil(blockBytes / 128) + 64 * 1024;
+}
 
 export interface ParallelZstdOptions {
   blockBytes?: number;
@@ -59,7 +75,7 @@ interface Job {
  * highWaterMark plus one chunk) and the readable side, which takes frames only while the reader
  * asks (one frame past its highWaterMark). So, for chunks written no larger than a block:
  *   heldBytes <= (blocksInFlight + 4) * blockBytes + the highWaterMarks + zstd's margins
- * which `heldBytesBound` gives; 4 MiB blocks and 2 in flight: about 25 MiB.
+ * which `heldBytesBound` gives; 1 MiB blocks and 2 in flight: about 7.3 MiB (4 in flight: 9.5).
  * A write is held (backpressure upstream) while all jobs are taken; a job is freed when its frame is
  * pushed to the reader, and frames are pushed only while the reader wants more (backpressure from
  * downstream).
@@ -98,8 +114,8 @@ export class ParallelZstdCompressor extends Duplex {
 
   /** heldBytesBound is the most heldBytes may reach when no chunk written exceeds a block (above). */
   get heldBytesBound(): number {
-    const frameMargin = Math.ceil(this.blockBytes / 128) + 64 * 1024; // more than ZSTD_compressBound adds
-    return (this.blocksInFlight + 4) * this.blockBytes + (this.blocksInFlight + 1) * frameMargin + this.readableHighWaterMark + this.writableHighWaterMark;
+    return (this.blocksInFlight + 4) * this.blockBytes + (this.blocksInFlight + 1) * frameMargin(this.blockBytes)
+      + this.readableHighWaterMark + this.writableHighWaterMark;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
