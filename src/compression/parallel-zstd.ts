@@ -2,22 +2,24 @@ import { availableParallelism } from 'node:os';
 import { Duplex } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { requireZstd } from './zstd.js';
+import { ZstdFrameStreams } from './zstd-frame-streams.js';
 
 /**
  * zstd on several threads without Node's multi-threaded zstd stream (nbWorkers >= 1 cuts frames
  * short: nodejs/node#59899). The plaintext is cut into blocks of a fixed size and each block becomes
- * its own zstd frame, compressed by the async `zlib.zstdCompress` on the libuv pool, so several blocks
- * compress at once with no worker_threads. Frames go out in input order; concatenated zstd frames are
- * one valid zstd stream (RFC 8878 §3.1), which `zstd -d` and Node's zstd decompressor read whole, so
- * restores need no change. Independent frames lose only the matches across a block edge, which
+ * its own zstd frame, compressed on the libuv pool by one of a few zlib zstd streams (each frame
+ * closed with ZSTD_e_end), so several blocks compress at once with no worker_threads. Frames go out
+ * in input order; concatenated zstd frames are one valid zstd stream (RFC 8878 §3.1), which `zstd -d`
+ * and Node's zstd decompressor read whole, so restores need no change. Independent frames lose only the matches across a block edge, which
  * measured nothing: 1 MiB frames of a 248 MiB text database came to 0.2058 of it, one frame 0.2063.
  */
 
 /**
  * BLOCK_BYTES is the plaintext of one frame. Measured on 248 MiB (docs/benchmarks.md): 1 to 16 MiB
  * took the same time within the noise and gave sizes within 0.2 %, but peak RSS grew with the block
- * (text 150 / 162 / 173 MiB for 1 / 2 / 4 MiB, random 158 / 178 / 193; one stream: 149 / 135), as
- * each block, its frame and zstd's context are allocated anew and freed late. So the smallest tried.
+ * (text 150 / 162 / 173 MiB for 1 / 2 / 4 MiB, random 158 / 178 / 193; one stream: 149 / 135; a
+ * one-shot zstdCompress per block, before the streams were reused), as blocks and frames are
+ * allocated anew and freed late. So the smallest tried.
  */
 export const BLOCK_BYTES = 1024 * 1024;
 
@@ -34,14 +36,12 @@ export function defaultBlocksInFlight(): number {
 export type CompressBlock = (block: Buffer, level: number) => Promise<Buffer>;
 
 /**
- * zstdFrame is one frame of block at level, with its content checksum, on the libuv pool. Its output
- * buffer holds the whole frame: with zlib's default 16 KiB, every 16 KiB of output is another trip
- * between the pool and the event loop (a 1 MiB random block: 64 of them); 248 MiB took 1.4-1.7 s so
- * against 0.9-1.0 s with one buffer.
+ * zstdFrame is one frame of block at level, with its content checksum, on the libuv pool, made by a
+ * one-shot zlib.zstdCompress (tests wrap it; the compressor reuses streams: zstd-frame-streams.ts).
  */
 export const zstdFrame: CompressBlock = (block, level) => new Promise((resolve, reject) => {
   const c = zlib.constants;
-  const chunkSize = block.length + frameMargin(block.length);
+  const chunkSize = frameChunkSize(block.length);
   zlib.zstdCompress(block, { chunkSize, params: { [c.ZSTD_c_compressionLevel]: level, [c.ZSTD_c_checksumFlag]: 1 } }, (error, frame) => {
     if (error) reject(error);
     else resolve(frame);
@@ -51,6 +51,15 @@ export const zstdFrame: CompressBlock = (block, level) => new Promise((resolve, 
 /** frameMargin is more than a frame can exceed its block by (ZSTD_compressBound: about 1/256, plus a header). */
 function frameMargin(blockBytes: number): number {
   return Math.ceil(blockBytes / 128) + 64 * 1024;
+}
+
+/**
+ * frameChunkSize: zlib's output buffer holds a whole frame. With its default 16 KiB, every 16 KiB of
+ * output is another trip between the pool and the event loop (a 1 MiB random block: 64 of them);
+ * 248 MiB took 1.4-1.7 s so against 0.9-1.0 s with one buffer.
+ */
+function frameChunkSize(blockBytes: number): number {
+  return blockBytes + frameMargin(blockBytes);
 }
 
 export interface ParallelZstdOptions {
@@ -85,6 +94,8 @@ export class ParallelZstdCompressor extends Duplex {
   readonly blocksInFlight: number;
   private readonly level: number;
   private readonly compressBlock: CompressBlock;
+  /** Frees the zstd streams (at the end, or when destroyed). */
+  private closeStreams: () => void = () => undefined;
   /** The block being gathered. */
   private parts: Buffer[] = [];
   private partsBytes = 0;
@@ -104,7 +115,13 @@ export class ParallelZstdCompressor extends Duplex {
     this.level = level;
     this.blockBytes = options.blockBytes ?? BLOCK_BYTES;
     this.blocksInFlight = Math.max(1, options.blocksInFlight ?? defaultBlocksInFlight());
-    this.compressBlock = options.compressBlock ?? zstdFrame;
+    if (options.compressBlock) {
+      this.compressBlock = options.compressBlock;
+    } else {
+      const streams = new ZstdFrameStreams(level, frameChunkSize(this.blockBytes));
+      this.compressBlock = (block) => streams.frame(block);
+      this.closeStreams = () => streams.close();
+    }
   }
 
   /** heldBytes is every byte this stream holds now: gathered, in jobs, and in Node's buffers. */
@@ -150,6 +167,7 @@ export class ParallelZstdCompressor extends Duplex {
     this.partsBytes = 0;
     this.waitingForJob = undefined;
     this.finalCallback = undefined;
+    this.closeStreams();
     callback(error);
   }
 
@@ -218,6 +236,7 @@ export class ParallelZstdCompressor extends Duplex {
     if (this.ended && this.jobs.length === 0 && this.finalCallback) {
       const callback = this.finalCallback;
       this.finalCallback = undefined;
+      this.closeStreams();
       this.push(null);
       callback();
     }

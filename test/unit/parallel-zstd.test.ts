@@ -10,6 +10,7 @@ import { zstdDecompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { BLOCK_BYTES, createParallelZstdCompressor, zstdFrame, type ParallelZstdOptions } from '../../src/compression/parallel-zstd.js';
 import { createZstdDecompressor, ZSTD_MAGIC } from '../../src/compression/zstd.js';
+import { ZstdFrameStreams } from '../../src/compression/zstd-frame-streams.js';
 
 /** text is `bytes` of log-like lines: compresses as a database of text does. */
 function text(bytes: number): Buffer {
@@ -87,6 +88,20 @@ describe('parallel zstd compressor (independent frames)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('reuses its zstd streams for many frames, each whole on its own, and refuses work once closed', async () => {
+    const streams = new ZstdFrameStreams(3, 128 * 1024);
+    const blocks = [text(1000), Buffer.alloc(0), randomBytes(70_000), text(small), Buffer.from('y')];
+    const frames: Buffer[] = [];
+    for (const block of blocks) frames.push(await streams.frame(block));
+    const [a, b] = await Promise.all([streams.frame(text(small)), streams.frame(randomBytes(small))]);
+    streams.close();
+    // Each frame decodes alone: no frame leans on an earlier one's history.
+    blocks.forEach((block, i) => expect(zstdDecompressSync(frames[i]!).equals(block)).toBe(true));
+    expect(zstdDecompressSync(a!).equals(text(small))).toBe(true);
+    expect(zstdDecompressSync(b!).length).toBe(small);
+    await expect(streams.frame(text(10))).rejects.toThrow(/closed/);
   });
 
   it('keeps input order when a later block finishes first', async () => {
