@@ -124,7 +124,10 @@ export class ParallelZstdCompressor extends Duplex {
     }
   }
 
-  /** heldBytes is every byte this stream holds now: gathered, in jobs, and in Node's buffers. */
+  /**
+   * heldBytes is every plaintext and frame byte this stream holds now: gathered, in jobs, and in
+   * Node's buffers (not zstd's own contexts, one per block in flight, about 1-3 MiB each at level 3).
+   */
   get heldBytes(): number {
     return this.partsBytes + this.jobBytes + this.readableLength + this.writableLength;
   }
