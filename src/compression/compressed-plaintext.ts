@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { pipeline, Transform, type Readable } from 'node:stream';
-import { createZstdCompressor } from './zstd.js';
+import { createParallelZstdCompressor } from './parallel-zstd.js';
 
 /**
- * compressedFile is a zstd frame of a file, read 1 MiB at a time, for the encryption that follows;
- * onRead counts the file's bytes as they go in (progress: the compressed size is not known ahead).
- * A read or compression error destroys the returned stream (and so fails the upload).
+ * compressedFile is a zstd stream of a file (independent frames, compressed several at once: see
+ * parallel-zstd.ts), read 1 MiB at a time, for the encryption that follows; onRead counts the
+ * file's bytes as they go in (progress: the compressed size is not known ahead). A read or
+ * compression error destroys the returned stream (and so fails the upload).
  */
 export function compressedFile(path: string, level: number, onRead: (bytes: number) => void): Readable {
   return compressed(createReadStream(path, { highWaterMark: 1024 * 1024 }), level, onRead);
@@ -21,5 +22,5 @@ export function compressed(plaintext: Readable, level: number, onRead: (bytes: n
       callback(null, chunk);
     },
   });
-  return pipeline(plaintext, counter, createZstdCompressor(level), () => undefined);
+  return pipeline(plaintext, counter, createParallelZstdCompressor(level), () => undefined);
 }
