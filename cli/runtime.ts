@@ -62,16 +62,19 @@ export async function redisTarget(config: Config): Promise<RedisTarget> {
 }
 
 /** connectRedis opens a client and waits until it answers, failing with a clear message. */
-export async function connectRedis(target: RedisTarget, role: 'worker' | 'producer'): Promise<Redis> {
+export async function connectRedis(target: RedisTarget, role: 'worker' | 'producer', why = 'is the service running? (without --queue the CLI works without Redis)'): Promise<Redis> {
   // ioredis loads only when a command needs Redis: most run without it.
   const { createRedisConnection, waitUntilReady } = await import('../src/queue/redis-connection.js');
   const redis = createRedisConnection(target, role);
+  // Each refused connection attempt would print a stack ("Unhandled error event"); the failure is
+  // told once, below, or by the command that fails.
+  redis.on('error', () => undefined);
   try {
     await waitUntilReady(redis, 5000);
   } catch {
     redis.disconnect();
     const where = 'url' in target ? 'REDIS_URL' : `the embedded Redis of \`snapkeep serve\` (STATE_DIR ${target.socketPath})`;
-    throw new SnapkeepError('store_unavailable', `cannot reach ${where}: is the service running? (without --queue the CLI works without Redis)`);
+    throw new SnapkeepError('store_unavailable', `cannot reach ${where}: ${why}`);
   }
   return redis;
 }

@@ -3,10 +3,9 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { openTokenStore, tokensLiveInRedis } from '../../src/auth/open-token-store.js';
 import { ROLES, type Role, type TokenStore } from '../../src/auth/token-store.js';
-import { SnapkeepError } from '../../src/errors.js';
 import { UsageError } from '../exit-codes.js';
 import { formatTable } from '../print-table.js';
-import { cliLogger, loadCliConfig } from '../runtime.js';
+import { cliLogger, connectRedis, loadCliConfig } from '../runtime.js';
 
 /** registerTokenCommands adds `snapkeep token create|list|revoke` and `snapkeep key generate`. */
 export function registerTokenCommands(program: Command): void {
@@ -14,7 +13,9 @@ export function registerTokenCommands(program: Command): void {
   const withStore = async <T>(run: (store: TokenStore) => Promise<T>): Promise<T> => {
     const config = loadCliConfig();
     let redis: Redis | undefined;
-    if (tokensLiveInRedis(config)) redis = await connectTokenRedis(config.redisUrl!);
+    if (tokensLiveInRedis(config)) {
+      redis = await connectRedis({ url: config.redisUrl! }, 'producer', 'with REDIS_URL set, API tokens live in Redis (shared by every API process), so token commands need it up');
+    }
     try {
       const store = await openTokenStore(config, { ...(redis ? { redis } : {}), logger: cliLogger(config, true) });
       try {
@@ -69,16 +70,3 @@ export function registerTokenCommands(program: Command): void {
     .action(() => { process.stdout.write(`${randomBytes(32).toString('hex')}\n`); });
 }
 
-/** connectTokenRedis reaches REDIS_URL for a token command, or says plainly why it cannot. */
-async function connectTokenRedis(url: string): Promise<Redis> {
-  const { createRedisConnection, waitUntilReady } = await import('../../src/queue/redis-connection.js');
-  const redis = createRedisConnection({ url }, 'producer');
-  redis.on('error', () => undefined);
-  try {
-    await waitUntilReady(redis, 5000);
-  } catch {
-    redis.disconnect();
-    throw new SnapkeepError('store_unavailable', 'cannot reach REDIS_URL: with REDIS_URL set, API tokens live in Redis (shared by every API process), so token commands need it up');
-  }
-  return redis;
-}
