@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../src/logging/create-logger.js';
 import type { RedisTarget } from '../src/queue/redis-connection.js';
 import type { BackupStore } from '../src/storage/backup-store.js';
 import { createStore } from '../src/storage/create-store.js';
-import type { JobContext } from '../workers/job-context.js';
+import type { JobContext } from '../workers/runtime/job-context.js';
 
 /** Env is the process environment merged over `.env`: read once here, at the composition root. */
 export function readEnvironment(): Record<string, string | undefined> {

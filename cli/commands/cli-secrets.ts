@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config/config.js';
-import type { JobContext } from '../../workers/job-context.js';
+import type { JobContext } from '../../workers/runtime/job-context.js';
 import { UsageError } from '../exit-codes.js';
 
 /** CliSecrets are what the operator handed the CLI in files: a passphrase, age identities. Never argv. */

@@ -17,8 +17,8 @@ import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/queue/embedded
 import { answersPing, createRedisConnection, describeRedisTarget, waitUntilReady, type RedisTarget } from '../../src/queue/redis-connection.js';
 import { createQueues } from '../../src/queue/queues.js';
 import { createStore } from '../../src/storage/create-store.js';
-import { startWorkers, type RunningWorkers } from '../../workers/start-workers.js';
-import { heartbeatFileName, startHeartbeat, type Heartbeat } from '../../workers/heartbeat.js';
+import { startWorkers, type RunningWorkers } from '../../workers/runtime/start-workers.js';
+import { heartbeatFileName, startHeartbeat, type Heartbeat } from '../../workers/runtime/heartbeat.js';
 import { VERSION } from '../../src/version.js';
 
 export type ServiceRole = 'serve' | 'api' | 'worker';

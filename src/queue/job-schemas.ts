@@ -11,7 +11,7 @@ import type { ApplyJobData, BackupJobData, NotifyJobData, PruneJobData, QueueNam
  * depth: a signing bug or a leaked key must still not let a job carry what the API would refuse).
  * Unknown fields are refused; `at` is for dry runs only (a real prune as of another time is how
  * one prune deleted every backup); a restore's target is checked against the filesystem apart
- * (workers/check-restore-target.ts).
+ * (workers/restore/check-restore-target.ts).
  */
 const sealedPassphrase = Joi.string().min(1).max(64 * 1024);
 const source = Joi.string().pattern(SOURCE_NAME);

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JOB_LOCK_MS, STALLED_CHECK_MS } from '../../workers/start-workers.js';
+import { JOB_LOCK_MS, STALLED_CHECK_MS } from '../../workers/runtime/start-workers.js';
 import { blobDigest, createBlobDatabase } from '../helpers/blob-database.js';
 import { startService, type RunningService } from '../helpers/cli.js';
 import { callApi, isFinished, jobNow, prepareFaultBed, waitForJob, type FaultBed } from '../helpers/fault-bed.js';

@@ -99,7 +99,7 @@ describe('planted and damaged backups, and a hand-set last-success time', () => 
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as PruneResult;
     // The old `.crbu` carries no authenticated record while the real backup does: it stays out of
-    // the plan (workers/unrecorded-backups.ts), neither counted nor deleted.
+    // the plan (workers/prune/unrecorded-backups.ts), neither counted nor deleted.
     expect(result.deleted).toEqual([]);
     expect(result.reasons).toEqual({
       [old]: ['unverified origin'],

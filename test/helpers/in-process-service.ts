@@ -12,7 +12,7 @@ import { createQueues, type Queues } from '../../src/queue/queues.js';
 import { waitUntilReady } from '../../src/queue/redis-connection.js';
 import { collectingLogger, trackConnections } from './in-process-parts.js';
 import { createStore } from '../../src/storage/create-store.js';
-import { startWorkers, type RunningWorkers, type StartWorkersOptions } from '../../workers/start-workers.js';
+import { startWorkers, type RunningWorkers, type StartWorkersOptions } from '../../workers/runtime/start-workers.js';
 import { removeDir } from './redis-server.js';
 import { createSampleDatabase } from './sample-database.js';
 

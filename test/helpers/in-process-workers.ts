@@ -12,7 +12,7 @@ import { collectingLogger, trackConnections } from './in-process-parts.js';
 import type { BackupStore } from '../../src/storage/backup-store.js';
 import type { S3StoreOptions } from '../../src/storage/s3-store.js';
 import { createStore } from '../../src/storage/create-store.js';
-import { startWorkers, type RunningWorkers, type StartWorkersOptions } from '../../workers/start-workers.js';
+import { startWorkers, type RunningWorkers, type StartWorkersOptions } from '../../workers/runtime/start-workers.js';
 import { removeDir } from './redis-server.js';
 import { createSampleDatabase } from './sample-database.js';
 

@@ -10,7 +10,7 @@ import { createLogger } from '../../src/logging/create-logger.js';
 import type { JobProgress } from '../../src/queue/job-types.js';
 import type { BackupStore } from '../../src/storage/backup-store.js';
 import { createStore } from '../../src/storage/create-store.js';
-import type { JobContext } from '../../workers/job-context.js';
+import type { JobContext } from '../../workers/runtime/job-context.js';
 import type { StoredBytes } from './broken-backups.js';
 import { removeDir } from './redis-server.js';
 import type { TestS3Server } from './s3-server.js';

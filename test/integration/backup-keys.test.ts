@@ -13,8 +13,8 @@ import type { BackupStore } from '../../src/storage/backup-store.js';
 import { LocalBackupStore } from '../../src/storage/local-store.js';
 import { createStore } from '../../src/storage/create-store.js';
 import { S3BackupStore } from '../../src/storage/s3-store.js';
-import { backup } from '../../workers/backup.js';
-import { prune } from '../../workers/prune.js';
+import { backup } from '../../workers/backup/backup.js';
+import { prune } from '../../workers/prune/prune.js';
 import { jobContext } from '../helpers/restore-harness.js';
 import { s3ClientFor } from '../helpers/s3-inspect.js';
 import { startS3Server, storeConfigFor, type TestS3Server } from '../helpers/s3-server.js';
@@ -119,8 +119,8 @@ describe('a backup job\'s result names its object by the key the listing shows',
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  // Every way a backup result is made: workers/backup.ts (database, master key) and
-  // workers/backup-archive.ts (archive; age, here to BACKUP_AGE_RECIPIENTS).
+  // Every way a backup result is made: workers/backup/backup.ts (database, master key) and
+  // workers/backup/backup-archive.ts (archive; age, here to BACKUP_AGE_RECIPIENTS).
   const kinds = [
     { label: 'database, master key', settings: (): Record<string, string> => ({}), suffix: '.crbu', kind: 'database', encryption: 'master-key' },
     { label: 'archive, master key', settings: () => ({ BACKUP_INCLUDE_PATHS: join(dir, 'conf') }), suffix: '.tar.crbu', kind: 'archive', encryption: 'master-key' },

@@ -12,7 +12,7 @@ import { SnapkeepError } from '../../src/errors.js';
 import type { BackupStore } from '../../src/storage/backup-store.js';
 import { LocalBackupStore } from '../../src/storage/local-store.js';
 import { S3BackupStore } from '../../src/storage/s3-store.js';
-import { prune } from '../../workers/prune.js';
+import { prune } from '../../workers/prune/prune.js';
 import { collectingLogger } from '../helpers/in-process-parts.js';
 import { listKeys } from '../helpers/s3-inspect.js';
 import { startS3Server, storeConfigFor, type TestS3Server } from '../helpers/s3-server.js';

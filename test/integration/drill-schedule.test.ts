@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueBackup } from '../../src/queue/enqueue.js';
 import type { VerifyResult } from '../../src/queue/job-types.js';
 import { VERIFY_SCHEDULER_ID } from '../../src/queue/queues.js';
-import { drillSchedulerSpec, guardScheduler } from '../../workers/schedule.js';
+import { drillSchedulerSpec, guardScheduler } from '../../workers/runtime/schedule.js';
 import { collectingLogger } from '../helpers/in-process-parts.js';
 import { startInProcessWorkers, type InProcessWorkers } from '../helpers/in-process-workers.js';
 import { removeDir, startRedis, type TestRedis } from '../helpers/redis-server.js';

@@ -13,7 +13,7 @@ import { enqueueBackup, enqueuePrune } from '../../src/queue/enqueue.js';
 import { JobSigner } from '../../src/queue/job-auth.js';
 import type { PruneResult } from '../../src/queue/job-types.js';
 import { SCHEDULER_ID } from '../../src/queue/queues.js';
-import { guardSchedule } from '../../workers/schedule.js';
+import { guardSchedule } from '../../workers/runtime/schedule.js';
 import { encryptBuffer, snapkeepMetadata } from '../helpers/broken-backups.js';
 import { collectingLogger } from '../helpers/in-process-parts.js';
 import { startInProcessWorkers, type InProcessWorkers } from '../helpers/in-process-workers.js';
@@ -42,7 +42,7 @@ describe('jobs written to Redis by an intruder', () => {
     for (let day = 0; day < 11; day++) {
       const id = newBackupId(new Date(Date.now() - day * 86_400_000 - 3_600_000));
       const bytes = await encryptBuffer(workers.config.masterKey!, Buffer.from('SQLite format 3\0'));
-      // With the authenticated record a real backup carries, so retention counts them (workers/unrecorded-backups.ts).
+      // With the authenticated record a real backup carries, so retention counts them (workers/prune/unrecorded-backups.ts).
       const facts = factsMetadata(id, { journalMode: 'delete', fingerprint: { tables: {}, schemaSha256: '0'.repeat(64) } }, workers.config.masterKey!);
       await workers.store.put(`${id}.crbu`, Readable.from([bytes]), { metadata: { ...snapkeepMetadata(workers.config.masterKey!), ...facts } });
     }

@@ -5,8 +5,8 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFacts } from '../../src/backups/backup-facts.js';
 import { journalModeOf } from '../../src/snapshot/journal-mode.js';
-import { backup } from '../../workers/backup.js';
-import { restore } from '../../workers/restore.js';
+import { backup } from '../../workers/backup/backup.js';
+import { restore } from '../../workers/restore/restore.js';
 import { jobContext, openWorkspace, workspaceConfig, type RestoreWorkspace } from '../helpers/restore-harness.js';
 import { createSampleDatabase, readNotes } from '../helpers/sample-database.js';
 

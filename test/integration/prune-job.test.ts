@@ -9,8 +9,8 @@ import { createLogger } from '../../src/logging/create-logger.js';
 import type { BackupStore, StoredObject } from '../../src/storage/backup-store.js';
 import { LocalBackupStore } from '../../src/storage/local-store.js';
 import { S3BackupStore } from '../../src/storage/s3-store.js';
-import type { JobContext } from '../../workers/job-context.js';
-import { prune } from '../../workers/prune.js';
+import type { JobContext } from '../../workers/runtime/job-context.js';
+import { prune } from '../../workers/prune/prune.js';
 import { removeDir } from '../helpers/redis-server.js';
 import { startS3Server, storeConfigFor, type TestS3Server } from '../helpers/s3-server.js';
 

@@ -3,8 +3,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SnapkeepError } from '../../src/errors.js';
-import { backup } from '../../workers/backup.js';
-import { restore, restoreTargetPath } from '../../workers/restore.js';
+import { backup } from '../../workers/backup/backup.js';
+import { restore, restoreTargetPath } from '../../workers/restore/restore.js';
 import {
   BROKEN_BACKUPS, encryptBuffer, liveDbState, makeDatabaseImage, sha256File, snapkeepMetadata, strayFiles, writeBytes, type LiveDbState,
 } from '../helpers/broken-backups.js';

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/logging/create-logger.js';
 import type { BackupResult, PruneJobData } from '../../src/queue/job-types.js';
 import { createQueues, type Queues } from '../../src/queue/queues.js';
-import { enqueuePruneAfterBackup, upsertSchedule } from '../../workers/schedule.js';
+import { enqueuePruneAfterBackup, upsertSchedule } from '../../workers/runtime/schedule.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 const logLines: string[] = [];

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { factsMetadata, readFacts } from '../../src/backups/backup-facts.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { backup } from '../../workers/backup.js';
+import { backup } from '../../workers/backup/backup.js';
 import { verify } from '../../workers/verify/verify.js';
 import { verifyBackup } from '../../workers/verify/verify-backup.js';
 import { jobContext, openWorkspace, workspaceConfig, type RestoreWorkspace } from '../helpers/restore-harness.js';
@@ -82,7 +82,7 @@ describe('verifyBackup', () => {
     const made = await backup({ trigger: 'cli' }, ctx);
     // Damage the snapshot's middle page before it is encrypted: re-encrypt a damaged image under the same id.
     const { encryptBuffer, damagedDatabase, snapkeepMetadata } = await import('../helpers/broken-backups.js');
-    const { restore } = await import('../../workers/restore.js');
+    const { restore } = await import('../../workers/restore/restore.js');
     const restored = await restore({ backupId: made.backupId }, ctx);
     const image = damagedDatabase(readFileSync(restored.path));
     const stored = await ws!.store.head(`${made.backupId}.crbu`);

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createLogger } from '../../src/logging/create-logger.js';
 import { LocalBackupStore } from '../../src/storage/local-store.js';
 import { localTemporaryPath } from '../../src/storage/local-store-temporaries.js';
-import { partialRestorePath, removeStalePartialRestores } from '../../workers/partial-restores.js';
+import { partialRestorePath, removeStalePartialRestores } from '../../workers/restore/partial-restores.js';
 import { removeDir } from '../helpers/redis-server.js';
 import { FOREIGN_HOST_RUN, OTHER_RUN } from '../helpers/stale-owners.js';
 

@@ -12,11 +12,11 @@ import { requireDbPath } from '../../src/config/load-config.js';
 import { SnapkeepError } from '../../src/errors.js';
 import type { ApplyJobData, ApplyResult, RestoredArchive, RestoreJobData, SwapReport } from '../../src/queue/job-types.js';
 import { verifySqliteFile } from '../../src/snapshot/verify-sqlite.js';
-import type { JobContext } from '../job-context.js';
-import type { FoundBackup } from '../open-backup-plaintext.js';
-import { restoreRootDir } from '../partial-restores.js';
-import { restoreTargetPath } from '../restore-files.js';
-import { restore } from '../restore.js';
+import type { JobContext } from '../runtime/job-context.js';
+import type { FoundBackup } from '../restore/open-backup-plaintext.js';
+import { restoreRootDir } from '../restore/partial-restores.js';
+import { restoreTargetPath } from '../restore/restore-files.js';
+import { restore } from '../restore/restore.js';
 import { masterKeysOf } from '../../src/config/master-keys.js';
 
 /**

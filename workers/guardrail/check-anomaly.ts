@@ -3,7 +3,7 @@ import { listStoredBackups, type StoredBackup } from '../../src/backups/list-bac
 import { writeAnomalyRecord, type AnomalyRecord } from '../../src/guardrail/anomaly-records.js';
 import { detectAnomaly, type BackupShape } from '../../src/guardrail/detect-anomaly.js';
 import type { BackupResult } from '../../src/queue/job-types.js';
-import type { JobContext } from '../job-context.js';
+import type { JobContext } from '../runtime/job-context.js';
 
 /**
  * checkForAnomaly compares a backup just stored with the backup before it (issue 16): the stored

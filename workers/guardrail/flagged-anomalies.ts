@@ -1,6 +1,6 @@
 import { parseBackupTime } from '../../src/backups/backup-id.js';
 import { readAnomalyRecords } from '../../src/guardrail/anomaly-records.js';
-import type { JobContext } from '../job-context.js';
+import type { JobContext } from '../runtime/job-context.js';
 
 /**
  * flaggedAnomalies are the backups flagged as anomalous and not yet accepted, with their times, for

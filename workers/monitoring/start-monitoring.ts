@@ -10,11 +10,11 @@ import type {
 import type { Queues } from '../../src/queue/queues.js';
 import type { BackupStore } from '../../src/storage/backup-store.js';
 import { VerificationRecords, verificationsKey } from '../../src/verification/verification-records.js';
-import type { AuthenticateJob } from '../authenticate-job.js';
-import type { JobFunction } from '../bullmq-processor.js';
+import type { AuthenticateJob } from '../runtime/authenticate-job.js';
+import type { JobFunction } from '../runtime/bullmq-processor.js';
 import { checkForAnomaly } from '../guardrail/check-anomaly.js';
 import { notifyJob } from '../notify/notify.js';
-import { drillSchedulerSpec, GUARD_INTERVAL_MS, guardSchedulers, upsertScheduler } from '../schedule.js';
+import { drillSchedulerSpec, GUARD_INTERVAL_MS, guardSchedulers, upsertScheduler } from '../runtime/schedule.js';
 import type { SourceConfig } from '../../src/config/config.js';
 import { DEFAULT_SOURCE } from '../../src/config/sources-file.js';
 import { verify } from '../verify/verify.js';

@@ -3,7 +3,7 @@ import { findWebhook, HEALTHCHECKS_TARGET } from '../../src/notify/notify-target
 import { describeUrl } from '../../src/notify/redact-secrets.js';
 import { SnapkeepError } from '../../src/errors.js';
 import type { NotifyJobData, NotifyResult } from '../../src/queue/job-types.js';
-import type { JobFunction } from '../bullmq-processor.js';
+import type { JobFunction } from '../runtime/bullmq-processor.js';
 
 /** NotifyOptions tune deliveries: tests shorten the timeout. */
 export interface NotifyOptions {

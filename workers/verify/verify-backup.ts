@@ -6,10 +6,10 @@ import { SnapkeepError, type ErrorCode } from '../../src/errors.js';
 import type { BackupVerification, RestoreResult, VerifyCheck } from '../../src/queue/job-types.js';
 import { readFingerprint } from '../../src/snapshot/snapshot-database.js';
 import { fingerprintDifference } from '../../src/verification/compare-fingerprint.js';
-import { snapshotTempDir } from '../backup.js';
-import type { JobContext } from '../job-context.js';
-import { partialRestorePath, removeStalePartialRestores, removeTree } from '../partial-restores.js';
-import { restore } from '../restore.js';
+import { snapshotTempDir } from '../backup/backup.js';
+import type { JobContext } from '../runtime/job-context.js';
+import { partialRestorePath, removeStalePartialRestores, removeTree } from '../restore/partial-restores.js';
+import { restore } from '../restore/restore.js';
 import { masterKeysOf } from '../../src/config/master-keys.js';
 import { FingerprintMismatchError } from '../../src/snapshot/assert-fingerprint.js';
 
@@ -89,7 +89,7 @@ export async function verifyBackup(backupId: string, data: { sealedPassphrase?: 
       return finish({ failed: { check: 'fingerprint', reason: 'the fingerprint recorded with the backup does not verify under any master key: its metadata was altered' } });
     }
     if (!facts.fingerprint) return finish({ fingerprintSkipped: 'no fingerprint was recorded with this backup (made before snapkeep recorded one)' });
-    // A CRBU database restore (workers/restore.ts) has just compared these same authenticated facts
+    // A CRBU database restore (workers/restore/restore.ts) has just compared these same authenticated facts
     // (a difference would have failed it above): reading every table's rows again would only repeat
     // that. Archive and age restores do not compare them.
     if (found.kind === 'database' && found.encryption === 'master-key') return finish({});

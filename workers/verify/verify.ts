@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { listStoredBackups } from '../../src/backups/list-backups.js';
 import { BackupNotFoundError, SnapkeepError } from '../../src/errors.js';
 import type { BackupVerification, VerifyJobData, VerifyResult } from '../../src/queue/job-types.js';
-import type { JobContext } from '../job-context.js';
+import type { JobContext } from '../runtime/job-context.js';
 import { verifyBackup } from './verify-backup.js';
 
 /**

@@ -1,11 +1,11 @@
 import type { Queue } from 'bullmq';
-import type { ScheduleConfig } from '../src/config/config.js';
-import type { Logger } from '../src/logging/create-logger.js';
-import type { JobSigner } from '../src/queue/job-auth.js';
-import type { BackupJobData, BackupResult, PruneJobData, QueueName, VerifyJobData } from '../src/queue/job-types.js';
-import { drillSchedulerIdFor, schedulerIdFor } from '../src/queue/queues.js';
-import { routedQueueName } from '../src/queue/queue-routes.js';
-import { DEFAULT_SOURCE } from '../src/config/sources-file.js';
+import type { ScheduleConfig } from '../../src/config/config.js';
+import type { Logger } from '../../src/logging/create-logger.js';
+import type { JobSigner } from '../../src/queue/job-auth.js';
+import type { BackupJobData, BackupResult, PruneJobData, QueueName, VerifyJobData } from '../../src/queue/job-types.js';
+import { drillSchedulerIdFor, schedulerIdFor } from '../../src/queue/queues.js';
+import { routedQueueName } from '../../src/queue/queue-routes.js';
+import { DEFAULT_SOURCE } from '../../src/config/sources-file.js';
 
 // A template's signature is made once for what it says, not for when: upserting it again writes the
 // same bytes, so the pending slot is kept. Templates are not subject to the jobs' validity period.

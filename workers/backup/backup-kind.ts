@@ -1,5 +1,5 @@
-import type { Config } from '../src/config/config.js';
-import type { BackupJobData } from '../src/queue/job-types.js';
+import type { Config } from '../../src/config/config.js';
+import type { BackupJobData } from '../../src/queue/job-types.js';
 
 /**
  * isArchiveOrAgeBackup tells whether a backup is an archive (include paths, streams) or

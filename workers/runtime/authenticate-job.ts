@@ -1,14 +1,14 @@
 import type { Job } from 'bullmq';
-import type { Config } from '../src/config/config.js';
-import { SnapkeepError } from '../src/errors.js';
-import { JOB_VALIDITY_MS, slotTime, UnauthenticatedJobError, type JobSigner } from '../src/queue/job-auth.js';
-import type { JobLedger } from '../src/queue/job-ledger.js';
-import { validateJobData } from '../src/queue/job-schemas.js';
-import { JOB_NAMES, type RestoreJobData } from '../src/queue/job-types.js';
-import { parseQueueName } from '../src/queue/queue-routes.js';
-import { drillSchedulerIdFor, schedulerIdFor } from '../src/queue/queues.js';
-import { findSource, servesSource } from '../src/config/source-config.js';
-import { checkRestoreTarget } from './check-restore-target.js';
+import type { Config } from '../../src/config/config.js';
+import { SnapkeepError } from '../../src/errors.js';
+import { JOB_VALIDITY_MS, slotTime, UnauthenticatedJobError, type JobSigner } from '../../src/queue/job-auth.js';
+import type { JobLedger } from '../../src/queue/job-ledger.js';
+import { validateJobData } from '../../src/queue/job-schemas.js';
+import { JOB_NAMES, type RestoreJobData } from '../../src/queue/job-types.js';
+import { parseQueueName } from '../../src/queue/queue-routes.js';
+import { drillSchedulerIdFor, schedulerIdFor } from '../../src/queue/queues.js';
+import { findSource, servesSource } from '../../src/config/source-config.js';
+import { checkRestoreTarget } from '../restore/check-restore-target.js';
 
 /** AuthenticatedJob is a job's trusted data, and how to record the attempt's end in the ledger. */
 export interface AuthenticatedJob {

@@ -1,5 +1,5 @@
-import type { Config } from '../src/config/config.js';
-import { keyFingerprint } from '../src/crypto/derive-backup-key.js';
+import type { Config } from '../../src/config/config.js';
+import { keyFingerprint } from '../../src/crypto/derive-backup-key.js';
 
 /** IndexedKey is a master key and its place in the settings: 0 is MASTER_KEY, n the nth of MASTER_KEY_PREVIOUS. */
 export interface IndexedKey {

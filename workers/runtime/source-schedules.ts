@@ -1,4 +1,4 @@
-import type { SourceConfig } from '../src/config/config.js';
+import type { SourceConfig } from '../../src/config/config.js';
 import { backupSchedulerSpec, type SchedulerSpec } from './schedule.js';
 
 /**

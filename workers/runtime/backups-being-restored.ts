@@ -1,5 +1,5 @@
 import type { JobType, Queue } from 'bullmq';
-import type { ApplyJobData, RestoreJobData } from '../src/queue/job-types.js';
+import type { ApplyJobData, RestoreJobData } from '../../src/queue/job-types.js';
 
 // Every state in which a restore job may still read its backup: running, queued, or waiting to retry.
 const UNFINISHED: JobType[] = ['active', 'waiting', 'prioritized', 'delayed', 'waiting-children'];

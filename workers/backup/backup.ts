@@ -1,20 +1,20 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { factsMetadata } from '../src/backups/backup-facts.js';
-import { backupObjectName, newBackupId } from '../src/backups/backup-id.js';
+import { factsMetadata } from '../../src/backups/backup-facts.js';
+import { backupObjectName, newBackupId } from '../../src/backups/backup-id.js';
 import { pipeline } from 'node:stream';
-import { compressedFile } from '../src/compression/compressed-plaintext.js';
-import { worthCompressing } from '../src/compression/compressibility.js';
-import { createEncryptedFileStream } from '../src/crypto/crbu-encrypt-file.js';
-import { createEncryptStream } from '../src/crypto/crbu-encrypt-stream.js';
-import { CRBU_HEADER_LENGTH, CRBU_TAG_LENGTH } from '../src/crypto/crbu-format.js';
-import { keyFingerprint } from '../src/crypto/derive-backup-key.js';
-import { SnapkeepError } from '../src/errors.js';
-import type { BackupJobData, BackupResult } from '../src/queue/job-types.js';
-import { snapshotDatabase } from '../src/snapshot/snapshot-database.js';
-import { sweepStaleTemporaries } from '../src/snapshot/temporary-files.js';
+import { compressedFile } from '../../src/compression/compressed-plaintext.js';
+import { worthCompressing } from '../../src/compression/compressibility.js';
+import { createEncryptedFileStream } from '../../src/crypto/crbu-encrypt-file.js';
+import { createEncryptStream } from '../../src/crypto/crbu-encrypt-stream.js';
+import { CRBU_HEADER_LENGTH, CRBU_TAG_LENGTH } from '../../src/crypto/crbu-format.js';
+import { keyFingerprint } from '../../src/crypto/derive-backup-key.js';
+import { SnapkeepError } from '../../src/errors.js';
+import type { BackupJobData, BackupResult } from '../../src/queue/job-types.js';
+import { snapshotDatabase } from '../../src/snapshot/snapshot-database.js';
+import { sweepStaleTemporaries } from '../../src/snapshot/temporary-files.js';
 import { isArchiveOrAgeBackup } from './backup-kind.js';
-import type { JobContext } from './job-context.js';
+import type { JobContext } from '../runtime/job-context.js';
 
 /** snapshotTempDir is where snapshots wait for their upload: under STATE_DIR, never beside the live database. */
 export const snapshotTempDir = (stateDir: string): string => join(stateDir, 'tmp');

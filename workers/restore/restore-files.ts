@@ -1,7 +1,7 @@
 import { link, lstat, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { SnapkeepError, coerceError } from '../src/errors.js';
-import { syncPath } from '../src/sync-path.js';
+import { SnapkeepError, coerceError } from '../../src/errors.js';
+import { syncPath } from '../../src/sync-path.js';
 
 // Filesystems that cannot hard-link (some FUSE and SMB mounts) answer one of these.
 const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);

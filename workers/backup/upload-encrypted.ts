@@ -1,7 +1,7 @@
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { StoredObject } from '../src/storage/backup-store.js';
-import type { JobContext } from './job-context.js';
+import type { StoredObject } from '../../src/storage/backup-store.js';
+import type { JobContext } from '../runtime/job-context.js';
 
 /** UploadEncryptedOptions name the object and describe it for the store and the progress bar. */
 export interface UploadEncryptedOptions {

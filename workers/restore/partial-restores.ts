@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Logger } from '../src/logging/create-logger.js';
-import { OWNER_PATTERN, runOwner, sweepStale } from '../src/temporaries/stale-temporaries.js';
+import type { Logger } from '../../src/logging/create-logger.js';
+import { OWNER_PATTERN, runOwner, sweepStale } from '../../src/temporaries/stale-temporaries.js';
 
 /**
  * restoreRootDir holds the archives restored by default, `{STATE_DIR}/restore/{id}` (here, not in

@@ -1,5 +1,5 @@
 import { Transform } from 'node:stream';
-import type { JobContext } from './job-context.js';
+import type { JobContext } from '../runtime/job-context.js';
 
 // Progress goes to Redis through the job adapter: a few updates a second are plenty.
 const REPORT_INTERVAL_MS = 200;

@@ -1,8 +1,8 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { Logger } from '../src/logging/create-logger.js';
-import { runOwner } from '../src/temporaries/stale-temporaries.js';
+import type { Logger } from '../../src/logging/create-logger.js';
+import { runOwner } from '../../src/temporaries/stale-temporaries.js';
 
 /**
  * heartbeatFileName is this host's heartbeat under STATE_DIR, `worker.{hostname}.heartbeat`: workers

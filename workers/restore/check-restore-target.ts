@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { SnapkeepError } from '../src/errors.js';
+import { SnapkeepError } from '../../src/errors.js';
 
 // Kernel filesystems: writing "files" there changes the system or hangs (a restore into /proc spun a worker at 100 %).
 const NEVER = ['/proc', '/sys', '/dev'];

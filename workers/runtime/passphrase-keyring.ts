@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import { EphemeralKeyring } from '../src/age/ephemeral-keyring.js';
-import { publishRecipient, type RecipientPublication } from '../src/age/worker-recipients.js';
-import type { Config } from '../src/config/config.js';
-import type { Logger } from '../src/logging/create-logger.js';
+import { EphemeralKeyring } from '../../src/age/ephemeral-keyring.js';
+import { publishRecipient, type RecipientPublication } from '../../src/age/worker-recipients.js';
+import type { Config } from '../../src/config/config.js';
+import type { Logger } from '../../src/logging/create-logger.js';
 
 /** RunningKeyring is a worker process's passphrase keyring and its announcement in Redis. */
 export interface RunningKeyring {

@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job, type Processor } from 'bullmq';
-import { SnapkeepError, coerceError, isRetryable } from '../src/errors.js';
-import type { JobProgress } from '../src/queue/job-types.js';
+import { SnapkeepError, coerceError, isRetryable } from '../../src/errors.js';
+import type { JobProgress } from '../../src/queue/job-types.js';
 import type { AuthenticateJob, AuthenticatedJob } from './authenticate-job.js';
 import type { JobContext } from './job-context.js';
 

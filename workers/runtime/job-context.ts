@@ -1,8 +1,8 @@
-import type { PassphraseKeyring } from '../src/age/ephemeral-keyring.js';
-import type { Config } from '../src/config/config.js';
-import type { Logger } from '../src/logging/create-logger.js';
-import type { JobProgress } from '../src/queue/job-types.js';
-import type { BackupStore } from '../src/storage/backup-store.js';
+import type { PassphraseKeyring } from '../../src/age/ephemeral-keyring.js';
+import type { Config } from '../../src/config/config.js';
+import type { Logger } from '../../src/logging/create-logger.js';
+import type { JobProgress } from '../../src/queue/job-types.js';
+import type { BackupStore } from '../../src/storage/backup-store.js';
 
 /**
  * JobContext is everything a job function needs, with no BullMQ type in it: the CLI builds one to run

@@ -1,7 +1,7 @@
-import { readFacts } from '../src/backups/backup-facts.js';
-import type { StoredBackup } from '../src/backups/list-backups.js';
-import type { JobContext } from './job-context.js';
-import { masterKeysOf } from '../src/config/master-keys.js';
+import { readFacts } from '../../src/backups/backup-facts.js';
+import type { StoredBackup } from '../../src/backups/list-backups.js';
+import type { JobContext } from '../runtime/job-context.js';
+import { masterKeysOf } from '../../src/config/master-keys.js';
 
 // HEADs at once, as the listing does for age objects.
 const AT_ONCE = 8;

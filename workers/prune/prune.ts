@@ -1,9 +1,9 @@
-import { listStoredBackups } from '../src/backups/list-backups.js';
-import { SnapkeepError } from '../src/errors.js';
-import type { PruneJobData, PruneResult } from '../src/queue/job-types.js';
-import { planRetention } from '../src/retention/plan-retention.js';
-import type { JobContext } from './job-context.js';
-import { flaggedAnomalies } from './guardrail/flagged-anomalies.js';
+import { listStoredBackups } from '../../src/backups/list-backups.js';
+import { SnapkeepError } from '../../src/errors.js';
+import type { PruneJobData, PruneResult } from '../../src/queue/job-types.js';
+import { planRetention } from '../../src/retention/plan-retention.js';
+import type { JobContext } from '../runtime/job-context.js';
+import { flaggedAnomalies } from '../guardrail/flagged-anomalies.js';
 import { unrecordedBackups } from './unrecorded-backups.js';
 
 /**

@@ -2,18 +2,18 @@ import { createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { AgeKeys } from '../src/age/age-decrypt.js';
-import { readFacts } from '../src/backups/backup-facts.js';
-import { createOutputLimit, restoreOutputLimit } from '../src/compression/output-limit.js';
-import { restoreJournalMode } from '../src/snapshot/journal-mode.js';
-import { requireDbPath } from '../src/config/load-config.js';
-import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
-import { sweepStaleTemporaries, temporaryPath } from '../src/snapshot/temporary-files.js';
-import { verifySqliteFile } from '../src/snapshot/verify-sqlite.js';
-import type { JobContext } from './job-context.js';
+import type { AgeKeys } from '../../src/age/age-decrypt.js';
+import { readFacts } from '../../src/backups/backup-facts.js';
+import { createOutputLimit, restoreOutputLimit } from '../../src/compression/output-limit.js';
+import { restoreJournalMode } from '../../src/snapshot/journal-mode.js';
+import { requireDbPath } from '../../src/config/load-config.js';
+import type { RestoreJobData, RestoreResult } from '../../src/queue/job-types.js';
+import { sweepStaleTemporaries, temporaryPath } from '../../src/snapshot/temporary-files.js';
+import { verifySqliteFile } from '../../src/snapshot/verify-sqlite.js';
+import type { JobContext } from '../runtime/job-context.js';
 import { openBackupPlaintext, type FoundBackup } from './open-backup-plaintext.js';
 import { assertRestoreTargetFree, explainDiskFull, placeRestore, restoreTargetPath, syncPath } from './restore-files.js';
-import { masterKeysOf } from '../src/config/master-keys.js';
+import { masterKeysOf } from '../../src/config/master-keys.js';
 
 /**
  * restoreAgeDatabase restores a database-only age backup (`{id}.age`) as the CRBU restore does:

@@ -1,19 +1,19 @@
 import { lstat, mkdir, open, rename, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { AgeKeys } from '../src/age/age-decrypt.js';
-import { extractArchive } from '../src/archive/extract-archive.js';
-import { checkManifestOrigin, type ArchiveOrigin } from '../src/archive/manifest-origin.js';
-import type { ManifestDatabase } from '../src/archive/manifest.js';
-import { planMoves, streamsToFeed } from '../src/archive/plan-moves.js';
-import { restoreJournalMode } from '../src/snapshot/journal-mode.js';
-import { SnapkeepError, coerceError } from '../src/errors.js';
-import type { RestoreJobData, RestoreResult } from '../src/queue/job-types.js';
-import { verifySqliteFile } from '../src/snapshot/verify-sqlite.js';
-import type { JobContext } from './job-context.js';
+import type { AgeKeys } from '../../src/age/age-decrypt.js';
+import { extractArchive } from '../../src/archive/extract-archive.js';
+import { checkManifestOrigin, type ArchiveOrigin } from '../../src/archive/manifest-origin.js';
+import type { ManifestDatabase } from '../../src/archive/manifest.js';
+import { planMoves, streamsToFeed } from '../../src/archive/plan-moves.js';
+import { restoreJournalMode } from '../../src/snapshot/journal-mode.js';
+import { SnapkeepError, coerceError } from '../../src/errors.js';
+import type { RestoreJobData, RestoreResult } from '../../src/queue/job-types.js';
+import { verifySqliteFile } from '../../src/snapshot/verify-sqlite.js';
+import type { JobContext } from '../runtime/job-context.js';
 import { openBackupPlaintext, type FoundBackup } from './open-backup-plaintext.js';
 import { partialRestorePath, removeStalePartialRestores, removeTree, restoreRootDir } from './partial-restores.js';
 import { restoreAgeDatabase } from './restore-age-database.js';
-import { masterKeysOf } from '../src/config/master-keys.js';
+import { masterKeysOf } from '../../src/config/master-keys.js';
 
 /** archiveRestoreDir is where an archive is restored by default: `{STATE_DIR}/restore/{id}`. */
 export const archiveRestoreDir = (stateDir: string, backupId: string): string => join(restoreRootDir(stateDir), backupId);

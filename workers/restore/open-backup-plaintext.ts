@@ -1,13 +1,13 @@
 import { pipeline, Readable, Transform } from 'node:stream';
-import { ageDecrypt, type AgeKeys } from '../src/age/age-decrypt.js';
-import type { findBackup } from '../src/backups/find-backup.js';
-import { createVersionDecoder } from '../src/compression/decode-by-version.js';
-import { createZstdDecompressor, isZstdError } from '../src/compression/zstd.js';
-import { createDecryptStream, UnsupportedCrbuVersionError } from '../src/crypto/crbu-decrypt-stream.js';
-import { ZSTD_CRBU_VERSIONS } from '../src/crypto/crbu-format.js';
-import { SnapkeepError } from '../src/errors.js';
+import { ageDecrypt, type AgeKeys } from '../../src/age/age-decrypt.js';
+import type { findBackup } from '../../src/backups/find-backup.js';
+import { createVersionDecoder } from '../../src/compression/decode-by-version.js';
+import { createZstdDecompressor, isZstdError } from '../../src/compression/zstd.js';
+import { createDecryptStream, UnsupportedCrbuVersionError } from '../../src/crypto/crbu-decrypt-stream.js';
+import { ZSTD_CRBU_VERSIONS } from '../../src/crypto/crbu-format.js';
+import { SnapkeepError } from '../../src/errors.js';
 import { countDownload } from './download-progress.js';
-import type { JobContext } from './job-context.js';
+import type { JobContext } from '../runtime/job-context.js';
 import { masterKeysInOrder } from './master-keys.js';
 
 /** FoundBackup is a backup's object as findBackup returns it: name, kind, encryption, size, metadata. */
