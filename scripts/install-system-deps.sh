@@ -2,7 +2,7 @@
 # Installs the Debian packages snapkeep needs (or its tests need) when they are missing.
 # Usage: scripts/install-system-deps.sh redis-server sqlite3 [more packages…]
 set -euo pipefail
-declare -A binary_of=([ceph-common]=ceph [redis-server]=redis-server [sqlite3]=sqlite3 [age]=age [chromium]=chromium [docker-compose]=docker-compose [wrk]=wrk [hyperfine]=hyperfine [awscli]=aws [time]=/usr/bin/time)
+declare -A binary_of=([ceph-common]=ceph [redis-server]=redis-server [sqlite3]=sqlite3 [age]=age [chromium]=chromium [docker-compose]=docker-compose [wrk]=wrk [hyperfine]=hyperfine [awscli]=aws [time]=/usr/bin/time [iproute2]=ip)
 missing=()
 for pkg in "$@"; do
   bin=${binary_of[$pkg]:-$pkg}

@@ -23,7 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureDatabase, type BenchDatabase, type DatabaseKind } from './databases.js';
@@ -31,6 +31,7 @@ import {
   SampleLog, makeLog, sizeBytes, awsEnv, deleteKey, plainBackup, plainRestore, rotate, snapkeepCreate, snapkeepEnv, snapkeepRestore,
   startTarget, summaryTable, useCli, type S3Target, type ServerKind,
 } from './issue17.js';
+import { writeReportBlock } from './report-block.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -40,6 +41,7 @@ const { values: opts } = parseArgs({
     kinds: { type: 'string', default: 'text,random' },
     dir: { type: 'string', default: join(tmpdir(), 'snapkeep-bench') },
     out: { type: 'string' },
+    report: { type: 'string' }, // a markdown file whose `<!-- compression:begin/end -->` block gets the table
     cli: { type: 'string' },
   },
   strict: true,
@@ -128,6 +130,11 @@ async function main(): Promise<void> {
   const baselines = (group: string, op: string): string[] => (group.endsWith('random') ? RANDOM_BASELINES : BASELINES)[op] ?? [];
   const table = summaryTable(samples.samples, baselines, (group) => dbSizes.get(group) ?? 1);
   process.stdout.write(`\nCLI: ${cli}. Samples: ${outFile}.\n\n${table.join('\n')}\n`);
+  if (opts.report) {
+    const command = `node --import tsx scripts/bench/compression.ts ${process.argv.slice(2).join(' ')}`.trim();
+    const head = `Written by \`${command}\` at ${new Date().toISOString()} (Node ${process.version}; 1-minute load at the end ${loadavg()[0]!.toFixed(2)}). CLI: ${cli}. Samples: ${outFile}.`;
+    log(writeReportBlock(opts.report, 'compression', [head, '', ...table].join('\n')));
+  }
 }
 
 await main().catch((error: unknown) => {

@@ -34,6 +34,7 @@ import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import { runRound, type FleetSetup, type RoundResult } from './fleet-round.js';
 import { fleetReport } from './fleet-report.js';
+import { writeReportBlock } from './report-block.js';
 import { makeFleetDatabases, type FleetShape } from './fleet-services.js';
 import { CLI_PATH, REPO_ROOT, run, startS3Child } from './processes.js';
 
@@ -78,8 +79,6 @@ if (opts.store !== 'local' && opts.store !== 's3') throw new Error('--store: loc
 const workDir = resolve(opts.dir);
 const outFile = opts.out === '-' ? undefined : isAbsolute(opts.out) ? opts.out : join(REPO_ROOT, opts.out);
 const log = (line: string): void => { process.stderr.write(`[fleet ${new Date().toISOString().slice(11, 19)}] ${line}\n`); };
-const BEGIN = '<!-- fleet:begin -->';
-const END = '<!-- fleet:end -->';
 
 async function main(): Promise<void> {
   if (!opts['no-build'] || !existsSync(CLI_PATH)) {
@@ -145,20 +144,7 @@ async function main(): Promise<void> {
   const report = fleetReport(results, { hosts: hostCount, sources, command, machine });
   process.stdout.write(`${report}\n`);
   if (opts.json) writeFileSync(resolve(opts.json), JSON.stringify(results, (_k, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : v)));
-  if (outFile) writeBlock(outFile, report);
-}
-
-/** writeBlock replaces the text between the fleet markers of file; a file without them is left alone. */
-function writeBlock(file: string, block: string): void {
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const from = text.indexOf(BEGIN);
-  const to = text.indexOf(END);
-  if (from < 0 || to < from) {
-    log(`${file} has no ${BEGIN} … ${END} block: the tables above are not written there`);
-    return;
-  }
-  writeFileSync(file, `${text.slice(0, from + BEGIN.length)}\n${block}\n${text.slice(to)}`);
-  log(`written to ${file}`);
+  if (outFile) log(writeReportBlock(outFile, 'fleet', report));
 }
 
 await main().catch((error: unknown) => {

@@ -27,7 +27,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -38,6 +38,7 @@ import {
   startTarget, summaryTable, useCli, type S3Target, type ServerKind,
 } from './issue17.js';
 import { run, runOk } from './processes.js';
+import { writeReportBlock } from './report-block.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -49,6 +50,7 @@ const { values: opts } = parseArgs({
     'delay-ms': { type: 'string', default: '15' },
     delay: { type: 'string', default: 'auto' }, // netem | proxy | auto (netem when the kernel has it)
     out: { type: 'string' },
+    report: { type: 'string' }, // a markdown file whose `<!-- link:begin/end -->` block gets the table
     compressions: { type: 'string', default: 'none,zstd' }, // zstd: one create at 4 parts in flight, and a restore
     cli: { type: 'string' }, // another build of dist/cli/snapkeep.js (see useCli in issue17.ts)
     inside: { type: 'string' }, // internal: the namespace this process runs in
@@ -221,7 +223,15 @@ async function inside(ns: string): Promise<void> {
   }
   const baselines = (_group: string, op: string): string[] => (op.startsWith('aws') ? [] : [op.includes('restore') ? 'aws s3 cp down' : 'aws s3 cp up']);
   const table = summaryTable(samples.samples, baselines, () => fileBytes(db.path));
-  process.stdout.write(`\nDelay: ${qdiscs.join('; ')}. Database ${db.path}, ${(db.size / MiB).toFixed(0)} MiB. CLI: ${cli}. Samples: ${outFile}.\n\n${table.join('\n')}\n`);
+  const head = `Delay: ${qdiscs.join('; ')}. Database ${db.path}, ${(db.size / MiB).toFixed(0)} MiB. CLI: ${cli}. Samples: ${outFile}.`;
+  process.stdout.write(`\n${head}\n\n${table.join('\n')}\n`);
+  if (opts.report) log(writeReportBlock(opts.report, 'link', reportText(head, table)));
+}
+
+/** reportText is the link block of docs/benchmarks.md: when and how it ran, then the table. */
+function reportText(head: string, table: string[]): string {
+  const command = `scripts/bench-link.sh ${process.argv.slice(2).filter((a, i, all) => a !== '--inside' && all[i - 1] !== '--inside').join(' ')}`.trim();
+  return [`Written by \`${command}\` at ${new Date().toISOString()} (Node ${process.version}; 1-minute load at the end ${loadavg()[0]!.toFixed(2)}).`, '', head, '', ...table].join('\n');
 }
 
 if (opts.inside) {

@@ -193,14 +193,14 @@ export class S3BackupStore implements BackupStore {
         return { body, size, metadata };
       }
       const etag = out.ETag;
-      const fetchRange = async (start: number, end: number, signal: AbortSignal): Promise<Buffer> => {
+      const fetchRange = async (start: number, end: number, signal: AbortSignal): Promise<Buffer[]> => {
         try {
           const part = await client.send(new sdk.GetObjectCommand({
             Bucket: this.bucket, Key, Range: `bytes=${start}-${end}`, ...(etag ? { IfMatch: etag } : {}),
           }), { abortSignal: signal });
           const chunks: Buffer[] = [];
           for await (const chunk of part.Body as Readable) chunks.push(chunk as Buffer);
-          return Buffer.concat(chunks);
+          return chunks;
         } catch (error) {
           if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) {
             throw new SnapkeepError('store_unavailable', `backup ${name} was replaced in the store while it was being read; try again`, { retryable: true });

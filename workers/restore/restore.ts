@@ -62,14 +62,22 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
   try {
     const keyIndex = await decryptWithKeys(ctx, backup.name, keys, temp, { expectedVersion, limit });
     ctx.reportProgress({ phase: 'verify', percent: 0, bytesDone: 0, bytesTotal: 0 });
-    // The flush to disk and the integrity check overlap (one writes the page cache out, the other
-    // reads it): both must pass before the file is placed, and a restore is shorter by the lesser.
-    const [synced, verified] = await Promise.allSettled([syncPath(temp), verifySqliteFile(temp)]);
+    logger.info('restore downloaded and decrypted; checking it', { downloadMs: Date.now() - started });
+    // The flush to disk, the integrity check and the fingerprint (row counts: the content the backup
+    // recorded; a ciphertext swapped in from another backup of the same key decrypts and passes
+    // integrity_check, but not this) overlap: the flush writes the page cache out while the two
+    // checks read it, each on its own SQLite thread (two cores busy, not one after the other). All
+    // must pass before the file is placed; the integrity check's verdict comes first, since a
+    // damaged file can make the fingerprint fail too, for a less telling reason.
+    const { fingerprint } = facts;
+    const [synced, verified, matched] = await Promise.allSettled([
+      syncPath(temp),
+      verifySqliteFile(temp),
+      fingerprint ? assertFingerprint(temp, fingerprint, backup.id) : Promise.resolve(),
+    ]);
     if (verified.status === 'rejected') throw verified.reason;
     if (synced.status === 'rejected') throw synced.reason;
-    // The content the backup recorded: a ciphertext swapped in from another backup of the same key
-    // decrypts and passes integrity_check, but not this.
-    if (facts.fingerprint) await assertFingerprint(temp, facts.fingerprint, backup.id);
+    if (matched.status === 'rejected') throw matched.reason;
     // The live database's journal mode, as the backup recorded it (authenticated; older backups: none).
     const { journalMode } = facts;
     restoreJournalMode(temp, journalMode);
