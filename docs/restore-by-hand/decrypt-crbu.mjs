@@ -1,6 +1,6 @@
 // node decrypt-crbu.mjs <master-key-hex> <backup.crbu> <out>
 // Versions 1 (database) and 2 (archive: a tar) give the plaintext itself; 3 and 4 (BACKUP_COMPRESSION=zstd)
-// give a zstd frame of it: then `zstd -d out -o app.db` (or `zstd -dc out | tar -x`).
+// give zstd frames of it (one or more, one zstd stream): then `zstd -d out -o app.db` (or `zstd -dc out | tar -x`).
 import { createDecipheriv, hkdfSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 const [keyHex, input, output] = process.argv.slice(2);
@@ -10,4 +10,4 @@ const key = Buffer.from(hkdfSync('sha256', Buffer.from(keyHex, 'hex'), Buffer.al
 const decipher = createDecipheriv('aes-256-gcm', key, file.subarray(5, 17));
 decipher.setAuthTag(file.subarray(file.length - 16));
 writeFileSync(output, Buffer.concat([decipher.update(file.subarray(17, file.length - 16)), decipher.final()]), { mode: 0o600 });
-if (file[4] >= 3) console.error(`version ${file[4]}: ${output} is a zstd frame; decompress it with: zstd -d ${output}`);
+if (file[4] >= 3) console.error(`version ${file[4]}: ${output} holds zstd frames; decompress them with: zstd -d ${output}`);

@@ -1,6 +1,6 @@
 # python3 decrypt_crbu.py <master-key-hex> <backup.crbu> <out>   (Debian: python3-cryptography)
 # Versions 1 (database) and 2 (archive: a tar) give the plaintext itself; 3 and 4 (BACKUP_COMPRESSION=zstd)
-# give a zstd frame of it: then `zstd -d out -o app.db` (or `zstd -dc out | tar -x`).
+# give zstd frames of it (one or more, one zstd stream): then `zstd -d out -o app.db` (or `zstd -dc out | tar -x`).
 import os, sys
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -13,4 +13,4 @@ plain = AESGCM(key).decrypt(data[5:17], data[17:], None)  # raises InvalidTag on
 with open(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
     out.write(plain)
 if data[4] >= 3:
-    print(f"version {data[4]}: {dst} is a zstd frame; decompress it with: zstd -d {dst}", file=sys.stderr)
+    print(f"version {data[4]}: {dst} holds zstd frames; decompress them with: zstd -d {dst}", file=sys.stderr)

@@ -6,7 +6,7 @@ export type BackupKind = 'database' | 'archive';
 export type BackupEncryption = 'master-key' | 'age';
 
 /**
- * BackupCompression is whether the plaintext is a zstd frame. An age object's name says so
+ * BackupCompression is whether the plaintext is zstd (one or more frames). An age object's name says so
  * (`.zst.age`); a CRBU object's version byte does (3 and 4), its name does not.
  */
 export type BackupCompression = 'none' | 'zstd';

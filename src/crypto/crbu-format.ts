@@ -10,9 +10,9 @@ export const CRBU_CIPHER = 'aes-256-gcm';
 
 /**
  * CrbuVersion is the envelope's version byte: 1 wraps a database snapshot, 2 an archive (tar),
- * 3 a zstd frame of a database snapshot, 4 a zstd frame of an archive. Same layout and key for all.
+ * 3 zstd frames of a database snapshot, 4 zstd frames of an archive (one or more frames each). Same layout and key for all.
  */
 export type CrbuVersion = 1 | 2 | 3 | 4;
 
-/** The versions whose plaintext is a zstd frame. */
+/** The versions whose plaintext is zstd (one or more frames). */
 export const ZSTD_CRBU_VERSIONS: ReadonlySet<number> = new Set([3, 4]);

@@ -130,7 +130,7 @@ async function downloadAndDecrypt(ctx: JobContext, name: string, key: Buffer, te
       object.body,
       counter,
       decrypt,
-      // Version 3 is a zstd frame of the database: decompressed here, so the probe and the
+      // Version 3 is zstd frames of the database: decompressed here, so the probe and the
       // integrity check see the database itself.
       createVersionDecoder(() => decrypt.version, ZSTD_CRBU_VERSIONS),
       createOutputLimit(bounds.limit),
