@@ -23,5 +23,6 @@ ENV NODE_ENV=production STATE_DIR=/var/lib/snapkeep HOST=0.0.0.0 PORT=7100
 USER snapkeep
 VOLUME ["/var/lib/snapkeep"]
 EXPOSE 7100
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/cli/snapkeep.js"]
+# --max-semi-space-size: see cli/memory-settings.ts (V8 reads it only at start-up).
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=4", "/app/dist/cli/snapkeep.js"]
 CMD ["serve"]

@@ -1,12 +1,19 @@
 /**
  * memory-settings keeps V8's young generation at its initial size (1 MiB semi-spaces) for one-shot
- * commands. Loading the CLI's modules made V8 grow it to its 16 MiB maximum, about 25 MiB of peak
- * RSS that a `backup create` or `restore` never needed: their data lives in Buffers outside the JS
- * heap, and the scavenges of a small young generation cost them nothing measurable. The long-running
- * roles (serve, api, worker) keep V8's defaults. Imported first by the entry point, so the flag is
- * set before the other modules run; `--semi-space-growth-factor` is read at each growth, so setting
- * it at run time takes effect (`--max-semi-space-size` would not: it is read at start-up). A worker
- * thread's start resets it: src/snapshot/run-sqlite-thread.ts sets it again (src/v8-flags.ts).
+ * commands. Loading the CLI's modules made V8 grow it to its maximum, RSS that a `backup create` or
+ * `restore` never needed: their data lives in Buffers outside the JS heap, and the scavenges of a
+ * small young generation cost them nothing measurable. Imported first by the entry point, so the
+ * flag is set before the other modules run; `--semi-space-growth-factor` is read at each growth, so
+ * setting it at run time takes effect. A worker thread's start resets it:
+ * src/snapshot/run-sqlite-thread.ts sets it again (src/v8-flags.ts).
+ *
+ * The long-running roles (serve, api, worker) grow the young generation as V8 likes, up to a maximum
+ * that only the command line can set (`--max-semi-space-size` is read at start-up; set at run time it
+ * changes nothing, measured on Node 24): `npm start`, the Dockerfile and this file's `#!` line start
+ * Node with `--max-semi-space-size=4`. Node 24's own maximum (32 MiB semi-spaces, a 64 MiB young
+ * generation) cost `serve` about 115 MiB of RSS (375 against 260 MiB under load) and scavenges long
+ * enough to put GET /api/jobs/:id at p99 11 ms at 8 connections (4.7-6.4 ms with 4; 2 and 1 were no
+ * better). Measured with `npm run bench -- --load-only` (docs/benchmarks.md).
  */
 import { setV8FlagAtRunTime } from '../src/v8-flags.js';
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // First: it must run before the other modules allocate (see memory-settings.ts).
 import './memory-settings.js';
 import { Command, CommanderError } from 'commander';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { CLI_PATH, run, sleep, stopChild } from './processes.js';
+import { CLI_PATH, SERVICE_NODE_ARGS, run, sleep, stopChild } from './processes.js';
 
 /** FleetShape: `pinned` puts source i on host i mod hosts (25 each of 100 on 4); `shared` pins none (one shared queue). */
 export type FleetShape = 'pinned' | 'shared';
@@ -68,7 +68,7 @@ process.once('exit', () => { for (const child of running) child.kill('SIGKILL');
  * (`--cpu-prof`).
  */
 export function startService(name: string, role: 'api' | 'worker', env: Record<string, string>, cwd: string, logFile: string, nodeArgs: readonly string[] = []): Service {
-  const child = spawn(process.execPath, [...nodeArgs, CLI_PATH, role], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, CLI_PATH, role], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(logFile, { flags: 'a' });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI_PATH = join(REPO_ROOT, 'dist', 'cli', 'snapkeep.js');
+/** How `npm start` (scripts/start.sh), the Dockerfile and the `snapkeep` command start Node for the service (cli/memory-settings.ts). */
+export const SERVICE_NODE_ARGS = ['--max-semi-space-size=4'];
 const TIME = '/usr/bin/time';
 
 export interface RunResult {
@@ -136,7 +138,7 @@ export interface ServeChild {
 
 /** startServe runs `snapkeep serve` with env in cwd and waits for its "snapkeep started" line. */
 export async function startServe(env: Record<string, string>, cwd: string, nodeArgs: string[] = []): Promise<ServeChild> {
-  const child = spawn(process.execPath, [...nodeArgs, CLI_PATH, 'serve'], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, CLI_PATH, 'serve'], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (d: Buffer): void => {
     output += d.toString();
