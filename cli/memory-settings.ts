@@ -9,11 +9,13 @@
  *
  * The long-running roles (serve, api, worker) grow the young generation as V8 likes, up to a maximum
  * that only the command line can set (`--max-semi-space-size` is read at start-up; set at run time it
- * changes nothing, measured on Node 24): `npm start`, the Dockerfile and this file's `#!` line start
- * Node with `--max-semi-space-size=4`. Node 24's own maximum (32 MiB semi-spaces, a 64 MiB young
+ * changes nothing, measured on Node 24): `npm start`, the Dockerfile and the `#!` line of
+ * cli/snapkeep.ts start Node with `--max-semi-space-size=4` (`env -S`: coreutils 8.30 or later, not
+ * BusyBox; elsewhere run `node --max-semi-space-size=4 dist/cli/snapkeep.js`). Node 24's own maximum (32 MiB semi-spaces, a 64 MiB young
  * generation) cost `serve` about 115 MiB of RSS (375 against 260 MiB under load) and scavenges long
  * enough to put GET /api/jobs/:id at p99 11 ms at 8 connections (4.7-6.4 ms with 4; 2 and 1 were no
- * better). Measured with `npm run bench -- --load-only` (docs/benchmarks.md).
+ * better). Measured with `npm run bench -- --load-only --no-compression --no-link --no-fleet` and
+ * the flag on the serve process (docs/benchmarks.md).
  */
 import { setV8FlagAtRunTime } from '../src/v8-flags.js';
 

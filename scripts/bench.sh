@@ -7,20 +7,29 @@
 #   3. scripts/bench/link.ts         over a 30 ms round trip in a network namespace (needs root;
 #                                    `<!-- link -->` block)
 #   4. scripts/bench/fleet.ts        100 sources on 4 workers (`<!-- fleet -->` block)
-# About 1.5-2 hours on 2 cores with the defaults.
+# About 1.5 hours on 2 cores with the defaults.
 #   npm run bench -- [bench.ts options]       all four; bench.ts's options go to it, --out FILE to all
 #   npm run bench -- --no-compression --no-link --no-fleet [bench.ts options]   leave parts out
-#   npm run bench -- --fleet|--compression|--link [that script's options]      one part alone
+#   npm run bench -- --only fleet|compression|link [that script's options]     one part alone
+#   (`--fleet` is `--only fleet`; bench.ts's own `--compression none|zstd` is snapkeep's setting)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+only=
+case "${1:-}" in
+  --only) only=${2:?--only fleet|compression|link}; shift 2 ;;
+  --fleet) only=fleet; shift ;;
+esac
 # What the benchmarks run beside snapkeep: the plain pipelines (sqlite3, zstd, the AWS CLI), peak RSS
 # (/usr/bin/time), the HTTP load (wrk), the namespace and its delay (iproute2), Ceph RGW.
-bash scripts/install-system-deps.sh redis-server sqlite3 zstd wrk awscli time iproute2 ceph-mon ceph-osd radosgw ceph-common
+packages=(redis-server sqlite3 zstd wrk awscli time iproute2)
+[[ $* == *--no-compression* && $* == *--no-link* ]] || packages+=(ceph-mon ceph-osd radosgw ceph-common)
+[[ $only == fleet ]] && packages=(redis-server sqlite3)
+bash scripts/install-system-deps.sh "${packages[@]}"
 source scripts/ensure-node.sh
-case "${1:-}" in
-  --fleet) shift; exec node --import tsx scripts/bench/fleet.ts "$@" ;;
-  --compression) shift; exec node --import tsx scripts/bench/compression.ts "$@" ;;
-  --link) shift; exec node --import tsx scripts/bench/link.ts "$@" ;;
+case "$only" in
+  '') ;;
+  fleet|compression|link) exec node --import tsx "scripts/bench/$only.ts" "$@" ;;
+  *) echo "bench: --only fleet|compression|link, not $only" >&2; exit 2 ;;
 esac
 args=() out=docs/benchmarks.md prev=
 with_fleet=1 with_compression=1 with_link=1

@@ -57,6 +57,22 @@ export function readSqlitePrefix(head: Buffer): SqlitePrefix {
   return { kind: 'header', pageSize, expectedSize: countValid ? pages * pageSize : null };
 }
 
+/**
+ * inWalMode says whether a SQLite file's header puts it in WAL mode (file format versions 2 at
+ * offsets 18 and 19). A read-only connection to such a file makes -wal and -shm beside it, and
+ * verifySqliteFile removes them after, so such a file must be read by one connection at a time.
+ */
+export async function inWalMode(path: string): Promise<boolean> {
+  const file = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(20);
+    const { bytesRead } = await file.read(head, 0, head.length, 0);
+    return bytesRead === head.length && (head[18] === 2 || head[19] === 2);
+  } finally {
+    await file.close();
+  }
+}
+
 async function hasSqliteHeader(path: string): Promise<boolean> {
   const file = await open(path, 'r');
   try {

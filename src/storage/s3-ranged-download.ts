@@ -13,7 +13,7 @@ export type FetchRange = (start: number, end: number, signal: AbortSignal) => Pr
  * comes) and the rest fetched as ranges of partSize, `concurrency` at a time, handed on in order.
  * Over a link with tens of milliseconds of latency one GET stream is held back by TCP's window;
  * several ranges in flight fill the link, as `aws s3 cp` does. Memory is bounded: at most
- * `concurrency` ranges are held, each partSize. Each range asks for the same version of the object
+ * `concurrency` ranges in flight plus the one being handed on, each partSize. Each range asks for the same version of the object
  * as the first (the caller's fetchRange sends If-Match with its ETag), so a backup replaced during
  * a restore fails the restore instead of mixing two objects. Destroying the stream aborts every
  * range in flight.

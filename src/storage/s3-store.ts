@@ -198,8 +198,26 @@ export class S3BackupStore implements BackupStore {
           const part = await client.send(new sdk.GetObjectCommand({
             Bucket: this.bucket, Key, Range: `bytes=${start}-${end}`, ...(etag ? { IfMatch: etag } : {}),
           }), { abortSignal: signal });
+          const body = part.Body as Readable;
+          // The bucket's server is not trusted: a range from elsewhere, or a body longer than the
+          // range (read whole, it could fill the memory, `concurrency` times over), fails the
+          // restore here, before anything is held. (The GCM tag would catch wrong bytes anyway.)
+          const wanted = `bytes ${start}-${end}/${total}`;
+          if (part.ContentRange !== wanted) {
+            body.destroy();
+            throw new SnapkeepError('truncated', `the store answered a range request for ${wanted} with ${part.ContentRange ?? 'no Content-Range'}`, { retryable: true });
+          }
+          const length = end - start + 1;
           const chunks: Buffer[] = [];
-          for await (const chunk of part.Body as Readable) chunks.push(chunk as Buffer);
+          let received = 0;
+          for await (const chunk of body) {
+            received += (chunk as Buffer).length;
+            if (received > length) {
+              body.destroy();
+              throw new SnapkeepError('truncated', `a range of the object came back with more than ${length} bytes`, { retryable: true });
+            }
+            chunks.push(chunk as Buffer);
+          }
           return chunks;
         } catch (error) {
           if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) {

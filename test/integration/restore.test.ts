@@ -1,8 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { factsMetadata } from '../../src/backups/backup-facts.js';
 import { SnapkeepError } from '../../src/errors.js';
+import { readFingerprint } from '../../src/snapshot/snapshot-database.js';
 import { backup } from '../../workers/backup/backup.js';
 import { restore, restoreTargetPath } from '../../workers/restore/restore.js';
 import {
@@ -145,6 +150,38 @@ describe.each(['local', 's3'] as const)('restore from a %s store', (kind) => {
     expect(result.keyIndex).toBe(1);
     expect(store.gets).toHaveLength(2);
     expect(sha256File(result.path)).toBe(vector.plaintextSha256);
+  });
+
+  it('restores a WAL-mode database (another writer\'s) with its fingerprint, leaving no -wal or -shm beside DB_PATH', async () => {
+    // A snapkeep snapshot is never in WAL mode; a file whose header says WAL makes every read-only
+    // connection create -wal and -shm: the integrity check and the fingerprint then take turns.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'snapkeep-wal-'));
+    try {
+      const source = join(elsewhere, 'wal.db');
+      const db = new Database(source);
+      db.pragma('journal_mode = WAL');
+      db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT); CREATE INDEX t_body ON t (body);");
+      const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+      for (let i = 0; i < 2000; i++) insert.run(`row ${i} ${randomBytes(16).toString('hex')}`);
+      db.close();
+      const plaintext = readFileSync(source);
+      expect([plaintext[18], plaintext[19]]).toEqual([2, 2]);
+      const id = newBackupIdLike();
+      const facts = factsMetadata(id, { journalMode: 'wal', fingerprint: await readFingerprint(source), size: plaintext.length, format: 'crbu1' }, KEY_A);
+      await putObject(ws.store, id, { bytes: await encryptBuffer(KEY_A, plaintext), metadata: { ...snapkeepMetadata(KEY_A), ...facts } });
+      const result = await restore({ backupId: id }, jobContext(workspaceConfig(ws, { master: hex(KEY_A) }), ws.store));
+      expect(result.origin).toBe('verified');
+      expect(result.journalMode).toBe('wal');
+      expect(strayFiles(ws.dbPath)).toEqual([`app.db.restore.${id}`]);
+      const restored = new Database(result.path, { readonly: true });
+      try {
+        expect(restored.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 2000 });
+      } finally {
+        restored.close();
+      }
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('stops at the key the fingerprint names when that backup is damaged, without trying the others', async () => {

@@ -16,7 +16,8 @@ import { requireDbPath } from '../../src/config/load-config.js';
 import { SnapkeepError, coerceError } from '../../src/errors.js';
 import type { RestoreJobData, RestoreResult } from '../../src/queue/job-types.js';
 import { sweepStaleTemporaries, temporaryPath } from '../../src/snapshot/temporary-files.js';
-import { readSqlitePrefix, SQLITE_HEADER_LENGTH, verifySqliteFile } from '../../src/snapshot/verify-sqlite.js';
+import type { ContentFingerprint } from '../../src/snapshot/content-fingerprint.js';
+import { inWalMode, readSqlitePrefix, SQLITE_HEADER_LENGTH, verifySqliteFile } from '../../src/snapshot/verify-sqlite.js';
 import { countDownload } from './download-progress.js';
 import type { JobContext } from '../runtime/job-context.js';
 import { masterKeysInOrder, type IndexedKey } from './master-keys.js';
@@ -63,21 +64,11 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
     const keyIndex = await decryptWithKeys(ctx, backup.name, keys, temp, { expectedVersion, limit });
     ctx.reportProgress({ phase: 'verify', percent: 0, bytesDone: 0, bytesTotal: 0 });
     logger.info('restore downloaded and decrypted; checking it', { downloadMs: Date.now() - started });
-    // The flush to disk, the integrity check and the fingerprint (row counts: the content the backup
-    // recorded; a ciphertext swapped in from another backup of the same key decrypts and passes
-    // integrity_check, but not this) overlap: the flush writes the page cache out while the two
-    // checks read it, each on its own SQLite thread (two cores busy, not one after the other). All
-    // must pass before the file is placed; the integrity check's verdict comes first, since a
-    // damaged file can make the fingerprint fail too, for a less telling reason.
-    const { fingerprint } = facts;
-    const [synced, verified, matched] = await Promise.allSettled([
-      syncPath(temp),
-      verifySqliteFile(temp),
-      fingerprint ? assertFingerprint(temp, fingerprint, backup.id) : Promise.resolve(),
-    ]);
-    if (verified.status === 'rejected') throw verified.reason;
+    // The flush to disk and the checks overlap (one writes the page cache out, the others read it):
+    // both must pass before the file is placed, and a restore is shorter by the lesser.
+    const [synced, checked] = await Promise.allSettled([syncPath(temp), checkRestoredFile(temp, facts.fingerprint, backup.id)]);
+    if (checked.status === 'rejected') throw checked.reason;
     if (synced.status === 'rejected') throw synced.reason;
-    if (matched.status === 'rejected') throw matched.reason;
     // The live database's journal mode, as the backup recorded it (authenticated; older backups: none).
     const { journalMode } = facts;
     restoreJournalMode(temp, journalMode);
@@ -96,6 +87,27 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
   } finally {
     await rm(temp, { force: true });
   }
+}
+
+/**
+ * checkRestoredFile runs `PRAGMA integrity_check` and, when the backup recorded one, compares the
+ * content fingerprint (row counts and schema: a ciphertext swapped in from another backup of the same
+ * key decrypts and passes integrity_check, but not this). The two run at once, each on its own
+ * SQLite thread (two cores busy, not one after the other), except for a WAL-mode file (another
+ * writer's; a snapkeep snapshot never is), whose read-only connections would make and remove the
+ * same -wal and -shm. The integrity check's verdict comes first: a damaged file can make the
+ * fingerprint fail too, for a less telling reason.
+ */
+async function checkRestoredFile(temp: string, fingerprint: ContentFingerprint | { digest: string } | undefined, backupId: string): Promise<void> {
+  const matchesRecord = (): Promise<void> => (fingerprint ? assertFingerprint(temp, fingerprint, backupId) : Promise.resolve());
+  if (await inWalMode(temp)) {
+    await verifySqliteFile(temp);
+    await matchesRecord();
+    return;
+  }
+  const [verified, matched] = await Promise.allSettled([verifySqliteFile(temp), matchesRecord()]);
+  if (verified.status === 'rejected') throw verified.reason;
+  if (matched.status === 'rejected') throw matched.reason;
 }
 
 /**
