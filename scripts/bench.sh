@@ -2,7 +2,7 @@
 # `npm run bench`: every benchmark in one run, on the same Node as the service and the tests, each
 # writing its own part of docs/benchmarks.md (or of --out FILE):
 #   1. scripts/bench.ts              backup/restore vs the plain tools at 256M/1G/4G, the API under load
-#   2. scripts/bench/compression.ts  zstd vs none vs the plain tools (with zstd), s3rver and Ceph RGW
+#   2. scripts/bench/compression.ts  zstd vs none vs the plain tools (with zstd); s3rver (wrapper and CLI), Ceph RGW
 #                                    (256M and 1G, text and incompressible databases; `<!-- compression -->` block)
 #   3. scripts/bench/link.ts         over a 30 ms round trip in a network namespace (needs root;
 #                                    `<!-- link -->` block)

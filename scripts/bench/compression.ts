@@ -1,6 +1,7 @@
 /**
  * compression: BACKUP_COMPRESSION=zstd against none and against the plain tools (issue 17), on
- * s3rver and on Ceph RGW, on loopback without delay (the 30 ms link is scripts/bench/link.ts).
+ * s3rver (through the tests' wrapper, and as a user starts it with its own CLI) and on Ceph RGW, on
+ * loopback without delay (the 30 ms link is scripts/bench/link.ts).
  *
  * For each server and size, in interleaved rounds (each round starts at a different operation;
  * every sample is logged with the 1-minute load average at its start):
@@ -15,8 +16,9 @@
  *
  * Peak RSS from /usr/bin/time -v; object sizes from HeadObject. Ratios are medians of paired rounds.
  *
- *   node --import tsx scripts/bench/compression.ts [--servers s3rver,ceph] [--sizes 256M,1G]
+ *   node --import tsx scripts/bench/compression.ts [--servers s3rver,s3rver-cli,ceph] [--sizes 256M,1G]
  *     [--rounds 3] [--kinds text,random] [--dir DIR] [--out FILE.jsonl] [--cli dist/cli/snapkeep.js]
+ *     [--report FILE.md [--block compression]]
  *
  * Needs `npm run build`, the AWS CLI, sqlite3, zstd, /usr/bin/time and, for ceph, the Debian
  * packages ceph-mon, ceph-osd, radosgw, ceph-common. The databases are made in --dir on first use.
@@ -35,13 +37,14 @@ import { writeReportBlock } from './report-block.js';
 
 const { values: opts } = parseArgs({
   options: {
-    servers: { type: 'string', default: 's3rver,ceph' },
+    servers: { type: 'string', default: 's3rver,s3rver-cli,ceph' },
     sizes: { type: 'string', default: '256M' },
     rounds: { type: 'string', default: '3' },
     kinds: { type: 'string', default: 'text,random' },
     dir: { type: 'string', default: join(tmpdir(), 'snapkeep-bench') },
     out: { type: 'string' },
-    report: { type: 'string' }, // a markdown file whose `<!-- compression:begin/end -->` block gets the table
+    report: { type: 'string' }, // a markdown file whose `<!-- BLOCK:begin/end -->` block gets the table
+    block: { type: 'string', default: 'compression' },
     cli: { type: 'string' },
   },
   strict: true,
@@ -63,6 +66,9 @@ async function main(): Promise<void> {
   const cli = useCli(opts.cli);
   const rounds = Number(opts.rounds);
   const kinds = opts.kinds.split(',') as DatabaseKind[];
+  const servers = opts.servers.split(',') as ServerKind[];
+  const unknown = servers.filter((k) => !['s3rver', 's3rver-cli', 'ceph'].includes(k));
+  if (unknown.length) throw new Error(`--servers: s3rver, s3rver-cli or ceph, not ${unknown.join(', ')}`);
   const outFile = opts.out ?? join(workDir, `compression-${Date.now()}.jsonl`);
   const samples = new SampleLog(outFile);
   const scratch = join(workDir, `compression-${process.pid}`);
@@ -80,7 +86,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   try {
     log(`CLI ${cli}; samples → ${outFile}`);
-    for (const kind of opts.servers.split(',') as ServerKind[]) {
+    for (const kind of servers) {
       target = await startTarget(kind, join(scratch, 's3'), 'snapkeep-compression');
       const t = target;
       log(`${kind} at ${t.endpoint}`);
@@ -133,7 +139,7 @@ async function main(): Promise<void> {
   if (opts.report) {
     const command = `node --import tsx scripts/bench/compression.ts ${process.argv.slice(2).join(' ')}`.trim();
     const head = `Written by \`${command}\` at ${new Date().toISOString()} (Node ${process.version}; 1-minute load at the end ${loadavg()[0]!.toFixed(2)}). CLI: ${cli}. Samples: ${outFile}.`;
-    log(writeReportBlock(opts.report, 'compression', [head, '', ...table].join('\n')));
+    log(writeReportBlock(opts.report, opts.block, [head, '', ...table].join('\n')));
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * Shared pieces of the issue-17 benchmarks (scripts/bench/link.ts, scripts/bench/compression.ts):
- * an S3 target (s3rver in its own process, or a one-node Ceph RGW), the plain-tools pipelines
+ * an S3 target (s3rver in its own process, through the tests' wrapper or its own CLI, or a one-node Ceph RGW), the plain-tools pipelines
  * (`VACUUM INTO` [+ `zstd -3 -T0`] + `aws s3 cp`; `aws s3 cp` [+ `zstd -d`] + `integrity_check`),
  * `snapkeep backup create` / `backup restore` with a given compression and part concurrency, and
  * a JSONL log of every sample (with the 1-minute load average at its start) summarised as medians,
@@ -10,7 +10,7 @@ import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSyn
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CLI_PATH, run, runOk, startS3Child } from './processes.js';
+import { CLI_PATH, run, runOk, startS3Child, startS3rverCli } from './processes.js';
 
 export const MiB = 2 ** 20;
 
@@ -23,7 +23,8 @@ export function sizeBytes(text: string): number {
 
 export const makeLog = (name: string) => (line: string): void => { process.stderr.write(`[${name} ${new Date().toISOString().slice(11, 19)}] ${line}\n`); };
 
-export type ServerKind = 's3rver' | 'ceph';
+/** s3rver: the tests' wrapper in its own process; s3rver-cli: s3rver's own CLI, as a user starts it; ceph: Ceph RGW. */
+export type ServerKind = 's3rver' | 's3rver-cli' | 'ceph';
 
 export interface S3Target {
   kind: ServerKind;
@@ -46,9 +47,9 @@ export async function startTarget(kind: ServerKind, dataDir: string, bucket: str
   let accessKeyId: string;
   let secretAccessKey: string;
   let stop: () => Promise<void>;
-  if (kind === 's3rver') {
+  if (kind === 's3rver' || kind === 's3rver-cli') {
     mkdirSync(dataDir, { recursive: true });
-    const s3 = await startS3Child(dataDir, bucket);
+    const s3 = kind === 's3rver' ? await startS3Child(dataDir, bucket) : await startS3rverCli(dataDir, bucket);
     endpoint = s3.endpoint;
     accessKeyId = 'S3RVER';
     secretAccessKey = 'S3RVER';
@@ -202,11 +203,26 @@ export async function snapkeepCreate(target: S3Target, env: Record<string, strin
 /** snapkeepRestore: `backup restore --id ID --json` (download, decrypt, decompress, verify, integrity_check), the file removed after (untimed). */
 export async function snapkeepRestore(env: Record<string, string>, cwd: string, backupId: string): Promise<Timed> {
   await sync();
-  const r = await run(process.execPath, [cliPath, 'backup', 'restore', '--id', backupId, '--json'], { env, cwd, measureRss: true });
+  // LOG_LEVEL=info: the one log line that splits download from checks (a handful of lines in all).
+  const r = await run(process.execPath, [cliPath, 'backup', 'restore', '--id', backupId, '--json'], { env: { ...env, LOG_LEVEL: 'info' }, cwd, measureRss: true });
   if (r.code !== 0) throw new Error(`backup restore failed: ${r.stderr.slice(-3000)}`);
   const out = JSON.parse(r.stdout) as { path: string };
   rmSync(out.path, { force: true });
-  return { wallMs: r.wallMs, ...(r.peakRss ? { peakRss: r.peakRss } : {}) };
+  const downloadMs = restoreDownloadMs(r.stderr);
+  return { wallMs: r.wallMs, ...(r.peakRss ? { peakRss: r.peakRss } : {}), ...(downloadMs === undefined ? {} : { parts: { download: downloadMs } }) };
+}
+
+/**
+ * restoreDownloadMs reads, from a restore's log, how long it took from the start of the restore to
+ * the last byte downloaded and decrypted (the rest of the wall time is process start and the checks).
+ */
+function restoreDownloadMs(log: string): number | undefined {
+  for (const line of log.split('\n')) {
+    if (!line.includes('restore downloaded and decrypted')) continue;
+    const m = /"downloadMs":(\d+)/.exec(line);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------- samples

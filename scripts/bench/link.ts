@@ -16,8 +16,11 @@
  * The namespace, its servers and the inner process are removed on exit, on failure and on
  * SIGINT/SIGTERM (the outer process deletes the namespace after killing whatever is left in it).
  *
- *   scripts/bench-link.sh [--servers s3rver,ceph] [--concurrency 1,2,4,8,16] [--rounds 3]
- *     [--size 256M] [--dir DIR] [--delay-ms 15] [--out FILE.jsonl]
+ *   scripts/bench-link.sh [--servers s3rver,s3rver-cli,ceph] [--concurrency 1,2,4,8,16] [--rounds 3]
+ *     [--restore-concurrency 4,10] [--size 256M] [--dir DIR] [--delay-ms 15] [--out FILE.jsonl]
+ *
+ * Every restore sample carries `parts.download`: the restore's own log of the time to the last byte
+ * downloaded and decrypted (the rest is process start and the checks).
  *
  * Needs root, iproute2 (ip, tc), the AWS CLI, sqlite3, `npm run build` (dist/cli/snapkeep.js) and,
  * for ceph, the Debian packages ceph-mon, ceph-osd, radosgw, ceph-common. It prints a markdown table
@@ -44,6 +47,7 @@ const { values: opts } = parseArgs({
   options: {
     servers: { type: 'string', default: 's3rver,ceph' },
     concurrency: { type: 'string', default: '1,2,4,8,16' },
+    'restore-concurrency': { type: 'string', default: '4' }, // ranges in flight for the restore of the none backup
     rounds: { type: 'string', default: '3' },
     size: { type: 'string', default: '256M' },
     dir: { type: 'string', default: join(tmpdir(), 'snapkeep-bench') },
@@ -110,7 +114,7 @@ const tc = (...args: string[]): Promise<unknown> => runOk('tc', args);
 async function setDelay(kind: ServerKind, port: number, delayMs: number): Promise<string> {
   await run('tc', ['qdisc', 'del', 'dev', 'lo', 'root']); // none yet is fine
   if (delayMs <= 0) return 'no delay';
-  if (kind === 's3rver') {
+  if (kind !== 'ceph') {
     await tc('qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', `${delayMs}ms`);
     return `tc qdisc add dev lo root netem delay ${delayMs}ms`;
   }
@@ -144,6 +148,7 @@ async function inside(ns: string): Promise<void> {
   const label = opts.size.toUpperCase();
   const rounds = Number(opts.rounds);
   const concurrencies = opts.concurrency.split(',').map(Number);
+  const restoreConcurrencies = opts['restore-concurrency'].split(',').map(Number);
   const delayMs = Number(opts['delay-ms']);
   const cli = useCli(opts.cli);
   const withZstd = opts.compressions.split(',').includes('zstd');
@@ -207,7 +212,10 @@ async function inside(ns: string): Promise<void> {
         { op: 'aws s3 cp down', fn: () => samples.time(group, 'aws s3 cp down', r, () => awsDownload(far, aws, 'aws/ref.db', join(scratch, 'down.db'))).finally(() => rmSync(join(scratch, 'down.db'), { force: true })) },
         ...concurrencies.map((c) => ({ op: `create none ×${c}`, fn: async () => { const x = await samples.time(group, `backup create none, ${c} parts in flight`, r, () => snapkeepCreate(far, env(`c${c}`, 'none', c), scratch)); await deleteKey(target!, x.key); } })),
         ...(!refZstd ? [] : [{ op: 'create zstd ×4', fn: async () => { const x = await samples.time(group, 'backup create zstd, 4 parts in flight', r, () => snapkeepCreate(far, env('z4', 'zstd', 4), scratch)); await deleteKey(target!, x.key); } }]),
-        { op: 'restore none', fn: () => samples.time(group, 'backup restore none', r, () => snapkeepRestore(env('ref-none', 'none', 4), scratch, refNone.backupId)) },
+        ...restoreConcurrencies.map((c) => ({
+          op: `restore none ×${c}`,
+          fn: () => samples.time(group, c === 4 ? 'backup restore none' : `backup restore none, ${c} ranges in flight`, r, () => snapkeepRestore(env('ref-none', 'none', c), scratch, refNone.backupId)),
+        })),
         ...(!refZstd ? [] : [{ op: 'restore zstd', fn: () => samples.time(group, 'backup restore zstd', r, () => snapkeepRestore(env('ref-zstd', 'zstd', 4), scratch, refZstd.backupId)) }]),
       ];
       for (r = 1; r <= rounds; r++) {

@@ -3,9 +3,10 @@
  * `/usr/bin/time -v`), and the long-running servers it owns (S3, `snapkeep serve`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../test/helpers/redis-server.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI_PATH = join(REPO_ROOT, 'dist', 'cli', 'snapkeep.js');
@@ -100,6 +101,36 @@ export async function startS3Child(dataDir: string, bucket: string, nodeArgs: st
     pid: child.pid!,
     stop: () => stopChild(child),
   };
+}
+
+/**
+ * startS3rverCli starts s3rver as a user would (`s3rver -d DIR -p PORT --configure-bucket B`): its
+ * own CLI, no signature-checking shims, and its request log on (one line per request, here into
+ * {dataDir}/s3rver.log rather than a terminal). Issue 17 measured snapkeep against this and against
+ * the wrapper (startS3Child) and got different ratios; the benchmark runs both to show why.
+ */
+export async function startS3rverCli(dataDir: string, bucket: string): Promise<S3Child> {
+  mkdirSync(dataDir, { recursive: true });
+  const port = await freePort();
+  const logFile = createWriteStream(join(dataDir, 's3rver.log'));
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'node_modules', 's3rver', 'bin', 's3rver.js'),
+    '-d', dataDir, '-a', '127.0.0.1', '-p', String(port), '--configure-bucket', bucket], { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.pipe(logFile);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('s3rver did not start in time')); }, 30_000);
+    let seen = '';
+    const onData = (d: Buffer): void => {
+      seen += d.toString();
+      if (!seen.includes('listening')) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', onData);
+      child.stdout!.pipe(logFile);
+      resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`s3rver exited with ${code} before it listened: ${seen}`)); });
+  });
+  return { endpoint: `http://127.0.0.1:${port}`, bucket, pid: child.pid!, stop: () => stopChild(child) };
 }
 
 function firstLine(child: ChildProcess, timeoutMs: number): Promise<string> {
