@@ -1,6 +1,13 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { healthRouter } from '../../src/api/routes/health-router.js';
+import { createStore } from '../../src/storage/create-store.js';
+import { startS3Server, storeConfigFor } from '../helpers/s3-server.js';
 import { startInProcessService, type InProcessService } from '../helpers/in-process-service.js';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
@@ -89,6 +96,10 @@ describe('GET /api/health', () => {
     renameSync(dir, `${dir}.away`);
     writeFileSync(dir, 'not a directory');
     try {
+      // The store is asked at most once a second (store-reachability.ts): down within about that.
+      const started = Date.now();
+      await healthUntil(svc.api.url, 503);
+      expect(Date.now() - started).toBeLessThan(5000);
       const down = await health(svc.api.url);
       expect(down.status).toBe(503);
       expect(down.body).toMatchObject({ status: 'degraded', redis: 'up', storage: 'down' });
@@ -98,7 +109,34 @@ describe('GET /api/health', () => {
       rmSync(dir);
       renameSync(`${dir}.away`, dir);
     }
-    expect((await health(svc.api.url)).status).toBe(200);
+    expect(await healthUntil(svc.api.url, 200)).toMatchObject({ storage: 'up' });
+  });
+
+  it('asks an S3 store once for a burst of health requests, not once per request', async () => {
+    const s3 = await startS3Server();
+    const store = createStore(storeConfigFor(s3));
+    const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await client.connect();
+    const app = express().use('/api/health', healthRouter({ redis: client, store }));
+    const server = await new Promise<Server>((resolve) => { const x = app.listen(0, '127.0.0.1', () => resolve(x)); });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const heads = (): number => s3.requests.filter((r) => r.method === 'HEAD').length;
+      const answers = await Promise.all(Array.from({ length: 50 }, () => health(url)));
+      expect(answers.every((a) => a.status === 200 && a.body.storage === 'up')).toBe(true);
+      expect(heads()).toBe(1);
+      // Within the second that follows, the answer is reused; after it, the store is asked again.
+      await health(url);
+      expect(heads()).toBe(1);
+      await new Promise((r) => setTimeout(r, 1100));
+      await Promise.all(Array.from({ length: 10 }, () => health(url)));
+      expect(heads()).toBe(2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      client.disconnect();
+      await s3.close();
+    }
   });
 
   it('reports storage: disabled, and stays 200, when no store is configured', async () => {

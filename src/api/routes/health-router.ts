@@ -5,6 +5,7 @@ import { answersPing } from '../../queue/redis-connection.js';
 import type { VerificationRecords } from '../../verification/verification-records.js';
 import { VERSION } from '../../version.js';
 import { withTimeout } from '../../with-timeout.js';
+import { storeReachability } from '../store-reachability.js';
 
 export type Reachability = 'up' | 'down' | 'disabled';
 
@@ -13,25 +14,16 @@ export async function checkRedis(redis: Redis): Promise<Reachability> {
   return (await answersPing(redis, 1500)) ? 'up' : 'down';
 }
 
-/** checkStore asks the store whether it is reachable. */
-export async function checkStore(store: BackupStore | undefined): Promise<Reachability> {
-  if (!store) return 'disabled';
-  try {
-    await withTimeout(store.check(), 5000);
-    return 'up';
-  } catch {
-    return 'down';
-  }
-}
-
 /**
  * healthRouter serves `GET /api/health`, open to all: only up/down/disabled and the version, never
- * a host, key or token. 503 when Redis (which every job needs) or a configured store is down.
+ * a host, key or token. 503 when Redis (which every job needs) or a configured store is down. The
+ * store is asked at most once a second, one check at a time (store-reachability.ts).
  */
 export function healthRouter(deps: { redis: Redis; store: BackupStore | undefined; verifications?: VerificationRecords }): Router {
   const router = Router();
+  const checkStore = storeReachability(deps.store);
   router.get('/', async (_req, res) => {
-    const [redis, storage, lastGoodDrillAt] = await Promise.all([checkRedis(deps.redis), checkStore(deps.store), lastGoodDrill(deps.verifications)]);
+    const [redis, storage, lastGoodDrillAt] = await Promise.all([checkRedis(deps.redis), checkStore(), lastGoodDrill(deps.verifications)]);
     const ok = redis === 'up' && storage !== 'down';
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', redis, storage, lastGoodDrillAt, version: VERSION });
   });
