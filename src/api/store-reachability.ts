@@ -1,7 +1,8 @@
 import type { BackupStore } from '../storage/backup-store.js';
 import { withTimeout } from '../with-timeout.js';
 
-export type StoreReachability = 'up' | 'down' | 'disabled';
+/** What `GET /api/health` says of Redis and of the store. */
+export type Reachability = 'up' | 'down' | 'disabled';
 
 export interface StoreReachabilityOptions {
   /** A result younger than this is answered without asking the store again. */
@@ -24,7 +25,7 @@ export interface StoreReachabilityOptions {
  * succeeds. The cost: a store that goes away is reported down up to freshMs + timeoutMs after,
  * against timeoutMs before, and one that comes back up to freshMs + its answer's time after.
  */
-export function storeReachability(store: BackupStore | undefined, options: StoreReachabilityOptions = {}): () => Promise<StoreReachability> {
+export function storeReachability(store: BackupStore | undefined, options: StoreReachabilityOptions = {}): () => Promise<Reachability> {
   const { freshMs = 1000, staleMs = 15_000, timeoutMs = 5000, now = Date.now } = options;
   let last: { result: 'up' | 'down'; at: number } | undefined;
   let inFlight: Promise<'up' | 'down'> | undefined;

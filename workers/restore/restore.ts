@@ -3,7 +3,7 @@ import { rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { readFacts } from '../../src/backups/backup-facts.js';
+import { readFacts, type BackupFacts } from '../../src/backups/backup-facts.js';
 import { findBackup } from '../../src/backups/find-backup.js';
 import { restoreJournalMode } from '../../src/snapshot/journal-mode.js';
 import { createVersionDecoder } from '../../src/compression/decode-by-version.js';
@@ -16,7 +16,6 @@ import { requireDbPath } from '../../src/config/load-config.js';
 import { SnapkeepError, coerceError } from '../../src/errors.js';
 import type { RestoreJobData, RestoreResult } from '../../src/queue/job-types.js';
 import { sweepStaleTemporaries, temporaryPath } from '../../src/snapshot/temporary-files.js';
-import type { ContentFingerprint } from '../../src/snapshot/content-fingerprint.js';
 import { inWalMode, readSqlitePrefix, SQLITE_HEADER_LENGTH, verifySqliteFile } from '../../src/snapshot/verify-sqlite.js';
 import { countDownload } from './download-progress.js';
 import type { JobContext } from '../runtime/job-context.js';
@@ -98,7 +97,7 @@ export async function restore(data: RestoreJobData, ctx: JobContext): Promise<Re
  * same -wal and -shm. The integrity check's verdict comes first: a damaged file can make the
  * fingerprint fail too, for a less telling reason.
  */
-async function checkRestoredFile(temp: string, fingerprint: ContentFingerprint | { digest: string } | undefined, backupId: string): Promise<void> {
+async function checkRestoredFile(temp: string, fingerprint: BackupFacts['fingerprint'] | undefined, backupId: string): Promise<void> {
   const matchesRecord = (): Promise<void> => (fingerprint ? assertFingerprint(temp, fingerprint, backupId) : Promise.resolve());
   if (await inWalMode(temp)) {
     await verifySqliteFile(temp);

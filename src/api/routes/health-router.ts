@@ -5,9 +5,7 @@ import { answersPing } from '../../queue/redis-connection.js';
 import type { VerificationRecords } from '../../verification/verification-records.js';
 import { VERSION } from '../../version.js';
 import { withTimeout } from '../../with-timeout.js';
-import { storeReachability } from '../store-reachability.js';
-
-export type Reachability = 'up' | 'down' | 'disabled';
+import { storeReachability, type Reachability } from '../store-reachability.js';
 
 /** checkRedis pings Redis with a short timeout: a health check must answer even when Redis does not. */
 export async function checkRedis(redis: Redis): Promise<Reachability> {
